@@ -1,0 +1,1 @@
+"""Files that ship with the tagger: the default model, its card, the icon."""

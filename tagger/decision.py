@@ -1,0 +1,64 @@
+"""Turn window probabilities into a track's genre."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The model's verdict on one track.
+
+    Attributes
+    ----------
+    genre : str
+        Most likely genre id.
+    confidence : float
+        Its probability, 0-1.
+    ranked : list of (str, float)
+        Every genre with its probability, most likely first.
+    window_probs : np.ndarray, shape (n_windows, n_genres)
+        Probabilities of each analysed window, for explaining the verdict.
+    window_starts : np.ndarray, shape (n_windows,)
+        Start of each window, in seconds.
+    silent : bool
+        The analysed audio was silence: the genre means nothing.
+    """
+
+    genre: str
+    confidence: float
+    ranked: list[tuple[str, float]]
+    window_probs: np.ndarray
+    window_starts: np.ndarray
+    silent: bool = False
+
+    def top(self, k: int) -> list[tuple[str, float]]:
+        """The ``k`` most likely genres with their probabilities."""
+        return self.ranked[:k]
+
+    def top_text(self, k: int = 3) -> str:
+        """``"rock:0.71;metal:0.20;blues:0.05"``, as in reports."""
+        return ";".join(f"{g}:{p:.2f}" for g, p in self.top(k))
+
+
+def decide(window_probs: np.ndarray, genres: tuple[str, ...], window_starts: np.ndarray,
+           silent: bool = False) -> Decision:
+    """Average the window probabilities of a track and rank the genres.
+
+    Parameters
+    ----------
+    window_probs : np.ndarray, shape (n_windows, n_genres)
+    genres : tuple of str
+        Genre ids in the model's output order.
+    window_starts : np.ndarray, shape (n_windows,)
+        Start of each window, in seconds.
+    silent : bool
+        Whether the analysed audio was silence.
+    """
+    track = np.asarray(window_probs, dtype=np.float64).mean(axis=0)
+    order = np.argsort(-track, kind="stable")
+    ranked = [(genres[i], float(track[i])) for i in order]
+    return Decision(ranked[0][0], ranked[0][1], ranked, np.asarray(window_probs, dtype=np.float32),
+                    np.asarray(window_starts, dtype=np.float32), silent)

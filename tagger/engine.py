@@ -1,0 +1,142 @@
+"""The classification pipeline: decode and featurize in worker threads, score in batches.
+
+Workers decode and cut windows for several files at once while the model
+scores the windows of files already done; windows of many files go through one
+model call. Only a bounded number of files are in flight, so memory stays flat
+however large the library.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tagger.decision import Decision, decide
+from tagger.decode import DecodeError, decode_track
+from tagger.features import TrackWindows, track_windows
+from tagger.model import GenreModel
+
+# Loudest log-Mel value (log10(1 + 10000 * power)) below which a track counts as silence (about -60 dB).
+SILENCE_LEVEL = 0.01
+
+# Windows per model call: large enough to amortise the call, small enough to keep latency low.
+BATCH_WINDOWS = 256
+
+
+@dataclass(frozen=True)
+class Classification:
+    """The outcome of classifying one file.
+
+    Attributes
+    ----------
+    path : Path
+    decision : Decision or None
+        None when the file could not be analysed.
+    duration : float
+        Track length in seconds (0 when unknown).
+    error : str or None
+        One-line reason the file could not be analysed.
+    """
+
+    path: Path
+    decision: Decision | None
+    duration: float = 0.0
+    error: str | None = None
+
+
+def default_workers() -> int:
+    """Decode threads to use when the user does not say: one per core."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+class Classifier:
+    """Classify files with one loaded model.
+
+    Parameters
+    ----------
+    model : GenreModel
+    workers : int
+        Threads that decode and compute features.
+    """
+
+    def __init__(self, model: GenreModel, workers: int | None = None) -> None:
+        self.model = model
+        self.workers = workers or default_workers()
+
+    def featurize(self, path: Path) -> TrackWindows:
+        """Decode ``path`` and cut it into model windows (runs in a worker)."""
+        track = decode_track(path, self.model.settings.features)
+        return track_windows(track, self.model.settings.features)
+
+    def decide(self, windows: TrackWindows, window_probs: np.ndarray) -> Decision:
+        return decide(window_probs, self.model.settings.genres, windows.starts,
+                      silent=bool(windows.mels.max() < SILENCE_LEVEL))
+
+    def classify(self, paths: Iterable[Path], cancel: threading.Event | None = None,
+                 on_started: Callable[[Path], None] | None = None) -> Iterator[Classification]:
+        """Classify each path; results come in the order files finish.
+
+        Parameters
+        ----------
+        paths : iterable of Path
+            Consumed lazily.
+        cancel : threading.Event, optional
+            When set, no new file is started and the generator ends after the
+            files in flight are scored.
+        on_started : callable, optional
+            Called with each path as its decoding is queued.
+        """
+        todo = iter(paths)
+        in_flight: dict[Future, Path] = {}
+        ready: list[tuple[Path, TrackWindows]] = []
+        ready_windows = 0
+        limit = self.workers * 4
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="decode") as pool:
+            exhausted = False
+            while True:
+                while not exhausted and len(in_flight) < limit and not (cancel and cancel.is_set()):
+                    path = next(todo, None)
+                    if path is None:
+                        exhausted = True
+                        break
+                    if on_started:
+                        on_started(path)
+                    in_flight[pool.submit(self.featurize, path)] = path
+                if not in_flight and not ready:
+                    return
+                if in_flight:
+                    # Wait for a file only when there are not yet enough windows for a full batch.
+                    timeout = 0 if ready_windows >= BATCH_WINDOWS else None
+                    done, _ = wait(in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        path = in_flight.pop(future)
+                        try:
+                            windows = future.result()
+                        except DecodeError as exc:
+                            yield Classification(path, None, error=str(exc))
+                            continue
+                        except MemoryError:
+                            yield Classification(path, None, error="not enough memory to analyse this file")
+                            continue
+                        except Exception as exc:  # noqa: BLE001 - one bad file must not end the run
+                            yield Classification(path, None, error=f"cannot analyse: {type(exc).__name__}: {exc}")
+                            continue
+                        ready.append((path, windows))
+                        ready_windows += len(windows.mels)
+                if ready and (ready_windows >= BATCH_WINDOWS or not in_flight):
+                    yield from self._score(ready)
+                    ready, ready_windows = [], 0
+
+    def _score(self, ready: list[tuple[Path, TrackWindows]]) -> Iterator[Classification]:
+        probs = self.model.predict(np.concatenate([w.mels for _, w in ready]))
+        offset = 0
+        for path, windows in ready:
+            n = len(windows.mels)
+            yield Classification(path, self.decide(windows, probs[offset:offset + n]), windows.duration)
+            offset += n

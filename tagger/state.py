@@ -1,0 +1,192 @@
+"""The tagger's memory, one SQLite database in the user's data folder.
+
+- ``results``: window probabilities per file and model, keyed by path, size
+  and mtime, so an unchanged file is never decoded twice with the same model.
+- ``runs`` and ``journal``: every genre change, written before the change is
+  made, with the exact fields before and after, so a run can be undone and a
+  killed run resumed.
+- ``labels``: genres the user confirmed or corrected, for retraining.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tagger.decision import Decision
+from tagger.paths import data_dir
+from tagger.tags import Snapshot
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    path TEXT NOT NULL, model_id TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    duration REAL NOT NULL, n_genres INTEGER NOT NULL, probs BLOB NOT NULL, starts BLOB NOT NULL,
+    silent INTEGER NOT NULL, analysed_at REAL NOT NULL, PRIMARY KEY (path, model_id));
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY, kind TEXT NOT NULL, folder TEXT NOT NULL, started REAL NOT NULL,
+    finished REAL, counts TEXT, undoes INTEGER, undone_by INTEGER);
+CREATE TABLE IF NOT EXISTS journal (
+    id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id), path TEXT NOT NULL,
+    before TEXT NOT NULL, after TEXT NOT NULL, state TEXT NOT NULL, size INTEGER, mtime_ns INTEGER,
+    at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS journal_run ON journal(run_id);
+CREATE TABLE IF NOT EXISTS labels (
+    path TEXT PRIMARY KEY, genre TEXT NOT NULL, source TEXT NOT NULL, updated REAL NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class CachedResult:
+    """Window probabilities stored for one file and model."""
+
+    duration: float
+    window_probs: np.ndarray
+    window_starts: np.ndarray
+    silent: bool
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One row of ``tagger-batch --history``."""
+
+    id: int
+    kind: str
+    folder: str
+    started: float
+    finished: float | None
+    counts: dict[str, int]
+    undoes: int | None
+    undone_by: int | None
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One genre change: the fields before and after, and the file's stamp after."""
+
+    id: int
+    path: str
+    before: Snapshot
+    after: Snapshot
+    state: str
+    size: int | None
+    mtime_ns: int | None
+
+
+class State:
+    """Access to the state database; safe to share between threads."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = Path(path) if path else data_dir() / "state.sqlite3"
+        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
+        self._lock = threading.RLock()
+        self._pending = 0
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+            self._db.execute("BEGIN")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.execute("COMMIT")
+            self._db.close()
+
+    def commit(self) -> None:
+        """Make everything so far durable."""
+        with self._lock:
+            self._db.execute("COMMIT")
+            self._db.execute("BEGIN")
+            self._pending = 0
+
+    def _write(self, sql: str, args: tuple, durable: bool = False) -> int:
+        with self._lock:
+            cursor = self._db.execute(sql, args)
+            self._pending += 1
+            if durable or self._pending >= 200:
+                self.commit()
+            return cursor.lastrowid
+
+    # -- results -------------------------------------------------------------------------------
+    def cached_result(self, path: Path, model_id: str, size: int, mtime_ns: int) -> CachedResult | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT duration, n_genres, probs, starts, silent FROM results"
+                " WHERE path=? AND model_id=? AND size=? AND mtime_ns=?",
+                (str(path), model_id, size, mtime_ns)).fetchone()
+        if row is None:
+            return None
+        duration, n_genres, probs, starts, silent = row
+        window_probs = np.frombuffer(probs, dtype=np.float16).astype(np.float32).reshape(-1, n_genres)
+        return CachedResult(duration, window_probs, np.frombuffer(starts, dtype=np.float32).copy(), bool(silent))
+
+    def store_result(self, path: Path, model_id: str, size: int, mtime_ns: int, duration: float,
+                     decision: Decision) -> None:
+        self._write(
+            "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (str(path), model_id, size, mtime_ns, duration, decision.window_probs.shape[1],
+             decision.window_probs.astype(np.float16).tobytes(),
+             decision.window_starts.astype(np.float32).tobytes(), int(decision.silent), time.time()))
+
+    def restamp_result(self, path: Path, model_id: str, size: int, mtime_ns: int) -> None:
+        """Keep a result valid after our own write changed the file's size and mtime."""
+        self._write("UPDATE results SET size=?, mtime_ns=? WHERE path=? AND model_id=?",
+                    (size, mtime_ns, str(path), model_id))
+
+    # -- runs and journal ----------------------------------------------------------------------
+    def start_run(self, kind: str, folder: Path, undoes: int | None = None) -> int:
+        return self._write("INSERT INTO runs (kind, folder, started, undoes) VALUES (?,?,?,?)",
+                           (kind, str(folder), time.time(), undoes), durable=True)
+
+    def finish_run(self, run_id: int, counts: dict[str, int]) -> None:
+        self._write("UPDATE runs SET finished=?, counts=? WHERE id=?",
+                    (time.time(), json.dumps(counts, sort_keys=True), run_id), durable=True)
+
+    def journal_intent(self, run_id: int, path: Path, before: Snapshot, after: Snapshot) -> int:
+        """Record a change before it is made; durable when this returns."""
+        return self._write(
+            "INSERT INTO journal (run_id, path, before, after, state, at) VALUES (?,?,?,?,'pending',?)",
+            (run_id, str(path), json.dumps(before), json.dumps(after), time.time()), durable=True)
+
+    def journal_done(self, entry_id: int, before: Snapshot, size: int, mtime_ns: int) -> None:
+        self._write("UPDATE journal SET state='done', before=?, size=?, mtime_ns=? WHERE id=?",
+                    (json.dumps(before), size, mtime_ns, entry_id), durable=True)
+
+    def journal_failed(self, entry_id: int) -> None:
+        self._write("UPDATE journal SET state='failed' WHERE id=?", (entry_id,), durable=True)
+
+    def journal(self, run_id: int) -> list[JournalEntry]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, path, before, after, state, size, mtime_ns FROM journal WHERE run_id=? ORDER BY id",
+                (run_id,)).fetchall()
+        return [JournalEntry(r[0], r[1], json.loads(r[2]), json.loads(r[3]), r[4], r[5], r[6]) for r in rows]
+
+    def runs(self) -> list[RunInfo]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, kind, folder, started, finished, counts, undoes, undone_by FROM runs ORDER BY id").fetchall()
+        return [RunInfo(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]) if r[5] else {}, r[6], r[7]) for r in rows]
+
+    def mark_undone(self, run_id: int, undo_run_id: int) -> None:
+        self._write("UPDATE runs SET undone_by=? WHERE id=?", (undo_run_id, run_id), durable=True)
+
+    # -- labels --------------------------------------------------------------------------------
+    def set_label(self, path: Path, genre: str, source: str) -> None:
+        self._write("INSERT OR REPLACE INTO labels VALUES (?,?,?,?)", (str(path), genre, source, time.time()))
+
+    def remove_label(self, path: Path) -> None:
+        self._write("DELETE FROM labels WHERE path=?", (str(path),))
+
+    def labels(self, under: Path | None = None) -> Iterator[tuple[str, str, str]]:
+        """(path, genre, source) of the user's labels, optionally only those under a folder."""
+        with self._lock:
+            rows = self._db.execute("SELECT path, genre, source FROM labels ORDER BY path").fetchall()
+        prefix = str(under).rstrip("/") + "/" if under else ""
+        return iter([r for r in rows if r[0].startswith(prefix)])

@@ -1,0 +1,142 @@
+"""Write genres without ever leaving a half-written file.
+
+mutagen rewrites files in place; a crash, a full disk or a power cut in the
+middle would damage the file. Here the change is made to a copy in the same
+folder, flushed to disk and checked, and only then swapped in with
+``os.replace``, which is atomic: at every moment the file is either exactly
+as before or exactly as after.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from tagger.tags import Snapshot, TagError, audio_length, genres_in, read_snapshot, write_snapshot
+
+
+class WriteError(Exception):
+    """A file was not written; it is unchanged. The message says why."""
+
+
+@dataclass(frozen=True)
+class FileStamp:
+    """Size and modification time, to notice a file changed behind our back."""
+
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, path: Path) -> "FileStamp":
+        st = os.stat(path)
+        return cls(st.st_size, st.st_mtime_ns)
+
+
+def check_writable(path: Path) -> None:
+    """Raise :class:`WriteError` when ``path`` or its folder must not be written.
+
+    Permission bits are honoured even for root: a file or folder that the user
+    made read-only stays untouched.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise WriteError("file vanished before writing") from None
+    folder = Path(path).parent
+    if not st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(path, os.W_OK):
+        raise WriteError("read-only file: not written")
+    fst = os.stat(folder)
+    if not fst.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(folder, os.W_OK):
+        raise WriteError("read-only folder: not written (the tagger writes a checked copy beside the file)")
+
+
+def replace_genre_fields(path: Path, new: Snapshot, expected: FileStamp | None = None,
+                         keep_mtime: bool = False) -> tuple[Snapshot, FileStamp]:
+    """Atomically set the genre fields of ``path`` to ``new``.
+
+    Parameters
+    ----------
+    path : Path
+        The file; a symbolic link is followed and its target replaced.
+    new : Snapshot
+        Genre fields to write (see :mod:`tagger.tags`); empty removes the genre.
+    expected : FileStamp, optional
+        Size and mtime the file had when it was analysed; if it differs now the
+        file is left alone.
+    keep_mtime : bool
+        Give the written file its previous modification time.
+
+    Returns
+    -------
+    (Snapshot, FileStamp)
+        The genre fields the file had before, and its stamp after the write.
+
+    Raises
+    ------
+    WriteError
+        When nothing was written; the file then has every byte it had.
+    """
+    target = Path(os.path.realpath(path))
+    check_writable(target)
+    before_stamp = FileStamp.of(target)
+    if expected is not None and before_stamp != expected:
+        raise WriteError("file changed since it was analysed: not written")
+    try:
+        before = read_snapshot(target)
+        length = audio_length(target)
+    except TagError as exc:
+        raise WriteError(str(exc)) from None
+    temp = target.with_name(f".{target.name}.tagger-{os.getpid()}.tmp")
+    try:
+        shutil.copy2(target, temp)
+        write_snapshot(temp, new)
+        _verify(temp, new, length)
+        if keep_mtime:
+            st = os.stat(target)
+            os.utime(temp, ns=(st.st_atime_ns, st.st_mtime_ns))
+        _fsync(temp)
+        if FileStamp.of(target) != before_stamp:
+            raise WriteError("file changed while it was being written: not written")
+        os.replace(temp, target)
+        _fsync(target.parent)
+    except WriteError:
+        _remove(temp)
+        raise
+    except TagError as exc:
+        _remove(temp)
+        raise WriteError(str(exc)) from None
+    except OSError as exc:
+        _remove(temp)
+        raise WriteError(f"write failed, file unchanged: {exc.strerror or exc}") from None
+    return before, FileStamp.of(target)
+
+
+def _verify(temp: Path, new: Snapshot, length: float) -> None:
+    """Check the copy before it replaces the original: tags parse, genre is right, audio length kept."""
+    try:
+        written = read_snapshot(temp)
+        new_length = audio_length(temp)
+    except TagError as exc:
+        raise WriteError(f"written copy failed its check ({exc}): file unchanged") from None
+    if genres_in(written) != genres_in(new):
+        raise WriteError("written copy failed its check (genre not as written): file unchanged")
+    if abs(new_length - length) > 1e-3:
+        raise WriteError("written copy failed its check (audio length changed): file unchanged")
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

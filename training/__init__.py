@@ -1,0 +1,1 @@
+"""Data sets, training, evaluation and retraining of genre models."""
