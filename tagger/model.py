@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import sys
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -141,11 +143,27 @@ class GenreModel:
         return np.asarray(self._keras_model(windows, training=False), dtype=np.float32)
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Hide what TensorFlow's C++ start-up prints on file descriptor 2 (log noise, not errors)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def load_keras_model(path: Path, threads: int | None = None):
     """Load a ``.keras`` file in safe mode, with a user-facing error when that fails."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-    import tensorflow as tf
+    with _native_stderr_silenced():
+        import keras
+        import tensorflow as tf
 
     if threads:
         try:

@@ -1,0 +1,160 @@
+"""Make real audio files, in every supported format, with tags and a cover, at test time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import mutagen
+import numpy as np
+import soundfile
+from mutagen.flac import Picture
+from mutagen.id3 import APIC, ID3, TALB, TCON, TIT2, TPE1
+from mutagen.mp4 import MP4, MP4Cover
+
+FORMATS = ("mp3", "flac", "ogg", "opus", "m4a", "wav", "aiff")
+
+# soundfile (libsndfile) writes all of these; M4A/AAC comes from PyAV's bundled FFmpeg.
+_SNDFILE = {"mp3": ("MP3", "MPEG_LAYER_III"), "flac": ("FLAC", "PCM_16"), "ogg": ("OGG", "VORBIS"),
+            "opus": ("OGG", "OPUS"), "wav": ("WAV", "PCM_16"), "aiff": ("AIFF", "PCM_16")}
+COVER_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082")
+
+
+def music(seconds: float, rate: int = 22050, channels: int = 1, seed: int = 0, kind: str = "chords") -> np.ndarray:
+    """A few seconds of synthetic music-like audio, float32, shape (samples, channels).
+
+    ``kind``: "chords" (harmonic tones with a beat), "noise" (bright noise bursts),
+    "bass" (low tones), or "silence".
+    """
+    n = max(1, int(seconds * rate))
+    t = np.arange(n) / rate
+    rng = np.random.default_rng(seed)
+    if kind == "silence":
+        mono = np.zeros(n)
+    elif kind == "noise":
+        envelope = (np.sin(2 * np.pi * 4 * t) > 0).astype(float)
+        mono = 0.3 * rng.standard_normal(n) * envelope
+    elif kind == "bass":
+        mono = 0.5 * np.sin(2 * np.pi * 55 * t) + 0.3 * np.sin(2 * np.pi * 82.5 * t)
+    else:
+        base = 220 * 2 ** (rng.integers(0, 12) / 12)
+        mono = sum(0.2 * np.sin(2 * np.pi * base * r * t) for r in (1, 1.25, 1.5))
+        mono = mono * (0.6 + 0.4 * (np.sin(2 * np.pi * 2 * t) > 0)) + 0.02 * rng.standard_normal(n)
+    audio = np.repeat(mono[:, None], channels, axis=1).astype(np.float32)
+    return audio
+
+
+def write_audio(path: Path, audio: np.ndarray, rate: int) -> Path:
+    """Write ``audio`` (samples, channels) in the format named by the path's extension."""
+    path = Path(path)
+    ext = path.suffix.lower().lstrip(".")
+    if ext in ("m4a", "mp4"):
+        _write_m4a(path, audio, rate)
+    else:
+        fmt, subtype = _SNDFILE["aiff" if ext == "aif" else ext]
+        if subtype == "OPUS" and rate not in (8000, 12000, 16000, 24000, 48000):
+            raise ValueError("Opus needs 8, 12, 16, 24 or 48 kHz")
+        soundfile.write(str(path), audio, rate, format=fmt, subtype=subtype)
+    return path
+
+
+def _write_m4a(path: Path, audio: np.ndarray, rate: int) -> None:
+    layout = "mono" if audio.shape[1] == 1 else "stereo"
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=rate, layout=layout)
+        planar = np.ascontiguousarray(audio.T)
+        for start in range(0, planar.shape[1], 1024):
+            frame = av.AudioFrame.from_ndarray(planar[:, start:start + 1024], format="fltp", layout=layout)
+            frame.sample_rate = rate
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+
+def add_tags(path: Path, title: str = "Song", artist: str = "Artist", album: str = "Album",
+             genre: str | None = None, cover: bool = True, id3_version: int = 4) -> None:
+    """Give ``path`` title, artist, album, optionally a genre, and a front cover."""
+    path = Path(path)
+    ext = path.suffix.lower().lstrip(".")
+    if ext in ("mp3", "wav", "aiff", "aif"):
+        audio = mutagen.File(str(path))
+        if audio.tags is None:
+            audio.add_tags()
+        tags: ID3 = audio.tags
+        tags.add(TIT2(encoding=3, text=title))
+        tags.add(TPE1(encoding=3, text=artist))
+        tags.add(TALB(encoding=3, text=album))
+        if genre:
+            tags.add(TCON(encoding=3, text=genre))
+        if cover:
+            tags.add(APIC(encoding=3, mime="image/png", type=3, desc="cover", data=COVER_PNG))
+        audio.save(v2_version=id3_version)
+    elif ext in ("m4a", "mp4"):
+        audio = MP4(str(path))
+        audio["\xa9nam"], audio["\xa9ART"], audio["\xa9alb"] = [title], [artist], [album]
+        if genre:
+            audio["\xa9gen"] = [genre]
+        if cover:
+            audio["covr"] = [MP4Cover(COVER_PNG, imageformat=MP4Cover.FORMAT_PNG)]
+        audio.save()
+    else:
+        audio = mutagen.File(str(path))
+        audio["title"], audio["artist"], audio["album"] = title, artist, album
+        if genre:
+            audio["genre"] = genre
+        if cover:
+            picture = Picture()
+            picture.type, picture.mime, picture.data = 3, "image/png", COVER_PNG
+            if ext == "flac":
+                audio.add_picture(picture)
+            else:
+                import base64
+
+                audio["metadata_block_picture"] = [base64.b64encode(picture.write()).decode("ascii")]
+        audio.save()
+
+
+def make_track(path: Path, seconds: float = 10.0, rate: int | None = None, channels: int = 2, seed: int = 0,
+               kind: str = "chords", **tags) -> Path:
+    """Write a tagged track; the rate defaults to one every format accepts."""
+    ext = Path(path).suffix.lower().lstrip(".")
+    rate = rate or (48000 if ext == "opus" else 44100)
+    write_audio(path, music(seconds, rate, channels, seed, kind), rate)
+    add_tags(path, **tags)
+    return Path(path)
+
+
+def all_tags(path: Path) -> dict:
+    """Every tag of ``path`` except the genre, as comparable data (covers included)."""
+    audio = mutagen.File(str(path))
+    if audio.tags is None:
+        return {}
+    out = {}
+    for key, value in audio.tags.items():
+        if str(key).upper().startswith(("TCON", "GENRE", "\xa9GEN", "GNRE")) or key in ("\xa9gen", "gnre"):
+            continue
+        out[str(key)] = repr(value)
+    return out
+
+
+def decoded(path: Path) -> np.ndarray:
+    """The decoded audio of ``path`` (for checking that a write left it alone)."""
+    ext = Path(path).suffix.lower()
+    if ext in (".m4a", ".mp4"):
+        with av.open(str(path)) as container:
+            return np.concatenate([f.to_ndarray().ravel() for f in container.decode(audio=0)])
+    data, _ = soundfile.read(str(path), dtype="float32")
+    return data
+
+
+def audio_bytes_hash(path: Path) -> str:
+    """Hash of the decoded audio."""
+    import hashlib
+
+    return hashlib.sha256(decoded(path).tobytes()).hexdigest()
+
+
+__all__ = ["FORMATS", "add_tags", "all_tags", "audio_bytes_hash", "decoded", "make_track", "music", "write_audio"]
