@@ -183,22 +183,48 @@ class BatchRun:
         if status != "tagged":
             return FileOutcome(path, status, previous_genre=previous, message=message, **common)
         try:
-            self.write(path, before, new, stamp)
+            write_with_journal(self.state, self.run_id, path, before, new, stamp, self.policy.keep_mtime,
+                               self.model.model_id)
         except WriteError as exc:
             return FileOutcome(path, "error", previous_genre=previous, message=str(exc), **common)
         return FileOutcome(path, "tagged", previous_genre=previous, **common)
 
-    def write(self, path: Path, before: Snapshot, genres: list[str], stamp: FileStamp | None) -> None:
-        """Write ``genres`` into ``path`` through the journal."""
-        after = snapshot_for(path, genres)
-        entry = self.state.journal_intent(self.run_id, path, before, after)
-        try:
-            previous, new_stamp = replace_genre_fields(path, after, stamp, self.policy.keep_mtime)
-        except WriteError:
-            self.state.journal_failed(entry)
-            raise
-        self.state.journal_done(entry, previous, new_stamp.size, new_stamp.mtime_ns)
-        self.state.restamp_result(path, self.model.model_id, new_stamp.size, new_stamp.mtime_ns)
+
+def write_with_journal(state: State, run_id: int, path: Path, before: Snapshot, genres: list[str],
+                       stamp: FileStamp | None = None, keep_mtime: bool = False,
+                       model_id: str | None = None) -> FileStamp:
+    """Write ``genres`` into ``path`` atomically, journaled under run ``run_id`` so it can be undone.
+
+    Parameters
+    ----------
+    before : Snapshot
+        The genre fields as they were read when the decision was made.
+    stamp : FileStamp, optional
+        Size and mtime at analysis; the file is left alone if it changed since.
+    model_id : str, optional
+        Model whose cached result is kept valid after the write.
+
+    Returns
+    -------
+    FileStamp
+        The file's size and mtime after the write.
+
+    Raises
+    ------
+    WriteError
+        The file was not written and is unchanged.
+    """
+    after = snapshot_for(path, genres)
+    entry = state.journal_intent(run_id, path, before, after)
+    try:
+        previous, new_stamp = replace_genre_fields(path, after, stamp, keep_mtime)
+    except WriteError:
+        state.journal_failed(entry)
+        raise
+    state.journal_done(entry, previous, new_stamp.size, new_stamp.mtime_ns)
+    if model_id:
+        state.restamp_result(path, model_id, new_stamp.size, new_stamp.mtime_ns)
+    return new_stamp
 
 
 def _stat_reason(exc: OSError) -> str:
