@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-system-deps.sh
-scripts/install.sh test
+scripts/install.sh --editable test
 status=0
 QT_QPA_PLATFORM=offscreen .venv/bin/python -m pytest -q "$@" || status=$?
 # pytest exits 5 when it collected no tests: that is a broken suite, not a pass.
