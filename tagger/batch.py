@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from tagger.model import GenreModel
 from tagger.scan import scan_library
 from tagger.state import State
 from tagger.tags import Snapshot, TagError, genres_in, read_snapshot, snapshot_for
+from tagger.undo import settle_interrupted_writes
 from tagger.writer import FileStamp, WriteError, replace_genre_fields
 
 STATUSES = ("tagged", "would-tag", "kept-existing", "uncertain", "unchanged", "error")
@@ -128,6 +128,7 @@ class BatchRun:
         """Process the files, yielding one outcome per file as it is done."""
         files = self.files() if files is None else files
         if not self.policy.dry_run:
+            settle_interrupted_writes(self.state)
             self.run_id = self.state.start_run("tag", self.folder)
         try:
             to_classify = []

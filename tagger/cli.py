@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -229,8 +230,15 @@ def tag_folder(args: argparse.Namespace, config: Config) -> int:
     if cancel.is_set():
         print(f"interrupted: {len(files) - len(outcomes)} files not done; run the same command again to finish",
               file=sys.stderr)
-        return EXIT_INTERRUPTED
-    return EXIT_FAILURES if run.counts.get("error") else EXIT_OK
+        status = EXIT_INTERRUPTED
+    else:
+        status = EXIT_FAILURES if run.counts.get("error") else EXIT_OK
+    if run.classifier.abandoned:
+        # A decoder thread that never returned would keep the process alive at exit.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return status
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ from tagger.model import GenreModel
 
 # Loudest log-Mel value (log10(1 + 10000 * power)) below which a track counts as silence (about -60 dB).
 SILENCE_LEVEL = 0.01
+
+# Seconds one file may take to decode and featurize: far beyond any healthy file (15 short spans).
+DECODE_TIMEOUT = 120.0
 
 # Windows per model call: large enough to amortise the call, small enough to keep latency low.
 BATCH_WINDOWS = 256
@@ -63,11 +67,16 @@ class Classifier:
     model : GenreModel
     workers : int
         Threads that decode and compute features.
+    timeout : float
+        Seconds one file may spend decoding before it is given up.
     """
 
-    def __init__(self, model: GenreModel, workers: int | None = None) -> None:
+    def __init__(self, model: GenreModel, workers: int | None = None, timeout: float = DECODE_TIMEOUT) -> None:
         self.model = model
         self.workers = workers or default_workers()
+        self.timeout = timeout
+        # Worker threads stuck in a decoder that never returned; Python cannot stop them.
+        self.abandoned = 0
 
     def featurize(self, path: Path) -> TrackWindows:
         """Decode ``path`` and cut it into model windows (runs in a worker)."""
@@ -94,12 +103,20 @@ class Classifier:
         """
         todo = iter(paths)
         in_flight: dict[Future, Path] = {}
+        started: dict[Path, float] = {}
         ready: list[tuple[Path, TrackWindows]] = []
         ready_windows = 0
-        limit = self.workers * 4
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="decode") as pool:
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="decode")
+
+        def featurize_timed(path: Path) -> TrackWindows:
+            started[path] = time.monotonic()
+            return self.featurize(path)
+
+        try:
             exhausted = False
             while True:
+                # A hung decoder keeps its thread; it no longer counts towards the files in flight.
+                limit = max(1, self.workers - self.abandoned) * 4
                 while not exhausted and len(in_flight) < limit and not (cancel and cancel.is_set()):
                     path = next(todo, None)
                     if path is None:
@@ -107,31 +124,51 @@ class Classifier:
                         break
                     if on_started:
                         on_started(path)
-                    in_flight[pool.submit(self.featurize, path)] = path
+                    in_flight[pool.submit(featurize_timed, path)] = path
                 if not in_flight and not ready:
                     return
                 if in_flight:
                     # Wait for a file only when there are not yet enough windows for a full batch.
-                    timeout = 0 if ready_windows >= BATCH_WINDOWS else None
+                    timeout = 0 if ready_windows >= BATCH_WINDOWS else self._next_deadline(in_flight, started)
                     done, _ = wait(in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
                     for future in done:
                         path = in_flight.pop(future)
-                        try:
-                            windows = future.result()
-                        except DecodeError as exc:
-                            yield Classification(path, None, error=str(exc))
-                            continue
-                        except MemoryError:
-                            yield Classification(path, None, error="not enough memory to analyse this file")
-                            continue
-                        except Exception as exc:  # noqa: BLE001 - one bad file must not end the run
-                            yield Classification(path, None, error=f"cannot analyse: {type(exc).__name__}: {exc}")
-                            continue
-                        ready.append((path, windows))
-                        ready_windows += len(windows.mels)
+                        windows = yield from self._collect(path, future)
+                        if windows is not None:
+                            ready.append((path, windows))
+                            ready_windows += len(windows.mels)
+                    yield from self._expire(in_flight, started)
                 if ready and (ready_windows >= BATCH_WINDOWS or not in_flight):
                     yield from self._score(ready)
                     ready, ready_windows = [], 0
+        finally:
+            pool.shutdown(wait=not self.abandoned, cancel_futures=True)
+
+    def _collect(self, path: Path, future: Future) -> Iterator[Classification]:
+        """Yield an error outcome for a failed file; return its windows otherwise."""
+        try:
+            return future.result()
+        except DecodeError as exc:
+            yield Classification(path, None, error=str(exc))
+        except MemoryError:
+            yield Classification(path, None, error="not enough memory to analyse this file")
+        except Exception as exc:  # noqa: BLE001 - one bad file must not end the run
+            yield Classification(path, None, error=f"cannot analyse: {type(exc).__name__}: {exc}")
+        return None
+
+    def _next_deadline(self, in_flight: dict[Future, Path], started: dict[Path, float]) -> float | None:
+        running = [started[p] for p in in_flight.values() if p in started]
+        if not running:
+            return self.timeout
+        return max(0.0, min(running) + self.timeout - time.monotonic())
+
+    def _expire(self, in_flight: dict[Future, Path], started: dict[Path, float]) -> Iterator[Classification]:
+        now = time.monotonic()
+        for future, path in list(in_flight.items()):
+            if path in started and now - started[path] > self.timeout and not future.done():
+                del in_flight[future]
+                self.abandoned += 1
+                yield Classification(path, None, error=f"decoding took longer than {self.timeout:g} s: skipped")
 
     def _score(self, ready: list[tuple[Path, TrackWindows]]) -> Iterator[Classification]:
         probs = self.model.predict(np.concatenate([w.mels for _, w in ready]))

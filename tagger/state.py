@@ -161,6 +161,13 @@ class State:
     def journal_failed(self, entry_id: int) -> None:
         self._write("UPDATE journal SET state='failed' WHERE id=?", (entry_id,), durable=True)
 
+    def pending_entries(self) -> list[JournalEntry]:
+        """Changes announced but never confirmed: their process died mid-write."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, path, before, after, state, size, mtime_ns FROM journal WHERE state='pending'").fetchall()
+        return [JournalEntry(r[0], r[1], json.loads(r[2]), json.loads(r[3]), r[4], r[5], r[6]) for r in rows]
+
     def journal(self, run_id: int) -> list[JournalEntry]:
         with self._lock:
             rows = self._db.execute(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tagger.state import State
 from tagger.tags import TagError, genres_in, read_snapshot
-from tagger.writer import WriteError, replace_genre_fields
+from tagger.writer import FileStamp, WriteError, replace_genre_fields
 
 
 class UndoError(Exception):
@@ -21,6 +21,25 @@ class UndoOutcome:
     message: str = ""
 
 
+def settle_interrupted_writes(state: State) -> None:
+    """Decide, from the files themselves, whether each write of a killed run landed.
+
+    Writes are atomic, so each such file holds either the genre fields from
+    before or those from after; the journal is brought in line with it.
+    """
+    for entry in state.pending_entries():
+        try:
+            current = genres_in(read_snapshot(Path(entry.path)))
+        except (TagError, OSError):
+            state.journal_failed(entry.id)
+            continue
+        if current == genres_in(entry.after) and current != genres_in(entry.before):
+            stamp = FileStamp.of(Path(entry.path))
+            state.journal_done(entry.id, entry.before, stamp.size, stamp.mtime_ns)
+        else:
+            state.journal_failed(entry.id)
+
+
 def undoable_run(state: State, run_id: int | None = None) -> int:
     """The run to undo: ``run_id``, or the newest tagging run not yet undone that wrote something."""
     runs = {r.id: r for r in state.runs()}
@@ -32,8 +51,7 @@ def undoable_run(state: State, run_id: int | None = None) -> int:
             raise UndoError(f"run {run_id} was already undone by run {run.undone_by}")
         return run_id
     for run in sorted(runs.values(), key=lambda r: r.id, reverse=True):
-        if run.kind == "tag" and run.undone_by is None and any(
-                e.state in ("done", "pending") for e in state.journal(run.id)):
+        if run.kind == "tag" and run.undone_by is None and any(e.state == "done" for e in state.journal(run.id)):
             return run.id
     raise UndoError("nothing to undo: no run has written genres")
 
@@ -54,8 +72,9 @@ def undo_run(state: State, run_id: int) -> tuple[int, list[UndoOutcome]]:
     undo_id = state.start_run("undo", Path(folder), undoes=run_id)
     outcomes = []
     restored = 0
+    settle_interrupted_writes(state)
     for entry in state.journal(run_id):
-        if entry.state not in ("done", "pending"):
+        if entry.state != "done":
             continue
         path = Path(entry.path)
         try:
@@ -66,8 +85,6 @@ def undo_run(state: State, run_id: int) -> tuple[int, list[UndoOutcome]]:
         except FileNotFoundError:
             outcomes.append(UndoOutcome(entry.path, False, "file no longer exists"))
             continue
-        if genres_in(current) == genres_in(entry.before) and entry.state == "pending":
-            continue  # killed before its write landed: nothing to put back
         if genres_in(current) != genres_in(entry.after):
             outcomes.append(UndoOutcome(entry.path, False, "genre changed since that run: left as it is"))
             continue

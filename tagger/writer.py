@@ -89,6 +89,7 @@ def replace_genre_fields(path: Path, new: Snapshot, expected: FileStamp | None =
         length = audio_length(target)
     except TagError as exc:
         raise WriteError(str(exc)) from None
+    _remove_stale_copies(target)
     temp = target.with_name(f".{target.name}.tagger-{os.getpid()}.tmp")
     try:
         shutil.copy2(target, temp)
@@ -125,6 +126,28 @@ def _verify(temp: Path, new: Snapshot, length: float) -> None:
         raise WriteError("written copy failed its check (genre not as written): file unchanged")
     if abs(new_length - length) > 1e-3:
         raise WriteError("written copy failed its check (audio length changed): file unchanged")
+
+
+def _remove_stale_copies(target: Path) -> None:
+    """Delete checked copies left beside ``target`` by a tagger process that was killed."""
+    for leftover in target.parent.glob(f".{glob_escape(target.name)}.tagger-*.tmp"):
+        pid = leftover.name.rsplit(".tagger-", 1)[1].removesuffix(".tmp")
+        if pid.isdigit() and not _alive(int(pid)):
+            _remove(leftover)
+
+
+def glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[]" else c for c in name)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _fsync(path: Path) -> None:
