@@ -22,6 +22,10 @@ from tagger.settings import FeatureSettings
 # Formats libsndfile is not asked to open: it cannot read MP4 containers.
 _FFMPEG_ONLY = {".m4a", ".mp4"}
 
+# Native samples decoded (and dropped) before a seek target: the first frame a codec
+# like AAC decodes after a seek lacks its overlap with the frame before, so it is wrong.
+_PREROLL = 4096
+
 
 class DecodeError(Exception):
     """A file could not be decoded; the message says why, for the user."""
@@ -250,9 +254,11 @@ def _ffmpeg_read(container, stream, native_rate: int, first: int, count: int | N
     """Decode ``count`` mono samples from native sample ``first`` (None: to the end)."""
     import av
 
-    resampler = av.AudioResampler(format="fltp", layout="mono", rate=native_rate)
+    # Keep the channels and average them here, as the libsndfile path does: FFmpeg's own
+    # downmix to mono sums stereo at -3 dB each, which is 1.41x louder than the mean.
+    resampler = av.AudioResampler(format="fltp", rate=native_rate)
     if first > 0:
-        container.seek(int(first / native_rate / stream.time_base), stream=stream, backward=True)
+        container.seek(int(max(0, first - _PREROLL) / native_rate / stream.time_base), stream=stream, backward=True)
     chunks: list[np.ndarray] = []
     have = 0
     position = None
@@ -261,7 +267,7 @@ def _ffmpeg_read(container, stream, native_rate: int, first: int, count: int | N
             if position is None:
                 position = int(round(float(frame.pts * frame.time_base) * native_rate)) if frame.pts is not None else first
             for out in resampler.resample(frame):
-                data = out.to_ndarray()[0]
+                data = out.to_ndarray().mean(axis=0, dtype=np.float32)
                 skip = max(0, first - position)
                 position += len(data)
                 if skip >= len(data):
