@@ -1,0 +1,268 @@
+"""Train a small chunk-level CNN genre model: ``tagger-train fit DATA_DIR --out DIR``.
+
+Reads top to bottom like a Keras example:
+
+1. list the labelled tracks and split them into train / held-out tracks
+   (the manifest's artist-filtered split, else whole id-groups per genre);
+2. turn every training track into a Mel power spectrogram once;
+3. draw random 4 s crops each epoch, genre-balanced, with random gain and
+   same-genre mixing applied in the Mel power domain;
+4. train a conv / batchnorm / max-pool CNN on the crops;
+5. score held-out tracks window by window with the tagger's own
+   ``decode_track`` + ``track_windows`` and average per track;
+6. fit a softmax temperature on the held-out tracks and fold it into the
+   last Dense layer, choose the default ``min_confidence``;
+7. save ``model.keras``, ``settings.json`` and ``MODEL_CARD.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from keras import layers  # noqa: E402
+
+from tagger.decode import decode_track  # noqa: E402
+from tagger.features import log_mel, track_windows  # noqa: E402
+from tagger.model import MODEL_FILE  # noqa: E402
+from tagger.settings import FeatureSettings, ModelSettings  # noqa: E402
+from tagger.training import card, metrics  # noqa: E402
+from tagger.training.dataset import (  # noqa: E402
+    DatasetError, LabelledTrack, genres_of, hold_out_groups, list_tracks, select,
+)
+
+NAME = "fit"
+HELP = "train a genre model on DATA_DIR/<genre>/ audio files"
+
+BATCH_SIZE = 32
+STEPS_PER_EPOCH = 50
+LEARNING_RATE = 1e-3
+GAIN_DB = 6.0           # random gain range, +- dB
+MIX_PROBABILITY = 0.5   # share of crops mixed with a second clip of the same genre
+EVAL_KINDS = ("full", "cut15s")  # 2-3 s excerpts are too short to stand for a track
+LOG_SCALE = 10000.0     # log_mel computes log10(1 + LOG_SCALE * mel power)
+
+
+# ---------------------------------------------------------------------------
+# Data: Mel power spectrograms of the training tracks, and a crop sampler
+# ---------------------------------------------------------------------------
+
+def mel_power(track: LabelledTrack, settings: FeatureSettings) -> np.ndarray:
+    """Mel power spectrogram of a whole track, shape (frames, n_mels), float32.
+
+    Kept in the power domain so that gain and mixing are a multiply and an
+    add; crops are log-compressed exactly as ``log_mel`` does afterwards.
+    Long tracks decode as separate windows: their frames are concatenated.
+    """
+    decoded = decode_track(track.path, settings)
+    spec = np.concatenate([log_mel(s.audio, settings) for s in decoded.segments])
+    return ((10.0 ** spec - 1.0) / LOG_SCALE).astype(np.float32)
+
+
+def crop(power: np.ndarray, offset: int, frames: int) -> np.ndarray:
+    """``frames`` consecutive frames from ``offset``, wrapping round short clips (as the tagger tiles them)."""
+    return power[(offset + np.arange(frames)) % len(power)]
+
+
+class CropSampler(keras.utils.PyDataset):
+    """Endless genre-balanced batches of augmented log-Mel crops.
+
+    Each crop: a uniformly drawn genre, a uniformly drawn track of it, a
+    random offset (time shift), a random gain, and with ``MIX_PROBABILITY``
+    a second track of the same genre added at a random level.
+    """
+
+    def __init__(self, powers: Sequence[np.ndarray], labels: np.ndarray, frames: int, seed: int,
+                 steps: int = STEPS_PER_EPOCH, batch_size: int = BATCH_SIZE):
+        super().__init__()
+        self.powers, self.labels, self.frames = powers, np.asarray(labels), frames
+        self.by_genre = [np.nonzero(self.labels == g)[0] for g in range(self.labels.max() + 1)]
+        self.by_genre = [idx for idx in self.by_genre if len(idx)]
+        self.steps, self.batch_size, self.seed = steps, batch_size, seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+
+    def _one(self, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+        members = self.by_genre[rng.integers(len(self.by_genre))]
+        first = self.powers[rng.choice(members)]
+        window = self._random_crop(first, rng) * 10 ** (rng.uniform(-GAIN_DB, GAIN_DB) / 10)
+        if rng.random() < MIX_PROBABILITY:
+            weight = rng.uniform(0.2, 0.5)
+            window = (1 - weight) * window + weight * self._random_crop(self.powers[rng.choice(members)], rng)
+        return np.log10(1.0 + LOG_SCALE * window, dtype=np.float32), int(self.labels[members[0]])
+
+    def _random_crop(self, power: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        span = len(power) - self.frames if len(power) >= self.frames else len(power) - 1
+        return crop(power, int(rng.integers(span + 1)), self.frames)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        # Seeded by (seed, epoch, batch): the same run gives the same crops.
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        xs, ys = zip(*(self._one(rng) for _ in range(self.batch_size)))
+        return np.stack(xs), np.asarray(ys)
+
+
+# ---------------------------------------------------------------------------
+# Model: a small CNN over (time, frequency), softmax over genres
+# ---------------------------------------------------------------------------
+
+def build_cnn(n_genres: int, settings: FeatureSettings, filters: Sequence[int] = (16, 32, 64, 96)) -> keras.Model:
+    """Chunk-level CNN: input (frames, n_mels) log-Mel, output genre probabilities.
+
+    The input BatchNormalization learns the feature scaling (as musicnn
+    does), so the model takes the tagger's raw ``log_mel`` values. The last
+    Dense layer is named ``logits`` so the temperature can be folded into it.
+    """
+    inputs = keras.Input((settings.window_frames, settings.n_mels))
+    x = layers.Reshape((settings.window_frames, settings.n_mels, 1))(inputs)
+    x = layers.BatchNormalization(name="input_norm")(x)
+    for n in filters:
+        x = layers.Conv2D(n, 3, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+        x = layers.MaxPooling2D(2)(x)
+    x = layers.Concatenate()([layers.GlobalMaxPooling2D()(x), layers.GlobalAveragePooling2D()(x)])
+    x = layers.Dropout(0.3)(x)
+    logits = layers.Dense(n_genres, name="logits")(x)
+    outputs = layers.Activation("softmax", name="probabilities")(logits)
+    return keras.Model(inputs, outputs, name="genre_cnn")
+
+
+def train_cnn(tracks: Sequence[LabelledTrack], genres: Sequence[str], settings: FeatureSettings,
+              epochs: int, seed: int, verbose: int = 2) -> keras.Model:
+    """Train :func:`build_cnn` on random crops of ``tracks``; returns the trained model."""
+    keras.utils.set_random_seed(seed)
+    powers = [mel_power(t, settings) for t in tracks]
+    labels = np.asarray([genres.index(t.genre) for t in tracks])
+    model = build_cnn(len(genres), settings)
+    schedule = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, max(1, epochs * STEPS_PER_EPOCH))
+    model.compile(optimizer=keras.optimizers.Adam(schedule),
+                  loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
+    model.fit(CropSampler(powers, labels, settings.window_frames, seed), epochs=epochs, verbose=verbose)
+    return model
+
+
+# ---------------------------------------------------------------------------
+# Track-level evaluation, temperature, confidence threshold
+# ---------------------------------------------------------------------------
+
+def window_logits(model: keras.Model, tracks: Sequence[LabelledTrack], settings: FeatureSettings,
+                  layer: str = "logits") -> list[np.ndarray]:
+    """Pre-softmax outputs of every analysis window of each track, as the tagger cuts them."""
+    logit_model = keras.Model(model.input, model.get_layer(layer).output)
+    out = []
+    for track in tracks:
+        mels = track_windows(decode_track(track.path, settings), settings).mels
+        out.append(np.asarray(logit_model(mels, training=False), dtype=np.float64))
+    return out
+
+
+def fold_temperature(model: keras.Model, temperature: float, layer: str = "logits") -> None:
+    """Divide the logits layer's kernel and bias by ``temperature``: softmax(z / T) with built-in layers only."""
+    dense = model.get_layer(layer)
+    kernel, bias = dense.get_weights()
+    dense.set_weights([kernel / temperature, bias / temperature])
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Track-level results on held-out tracks.
+
+    Attributes
+    ----------
+    labels : np.ndarray, shape (n,)
+        True genre index of each track.
+    probs : np.ndarray, shape (n, n_genres)
+        Calibrated track probabilities.
+    names : list of str
+        Track file names, for the record.
+    """
+
+    labels: np.ndarray
+    probs: np.ndarray
+    names: list[str]
+
+
+def held_out_split(tracks: Sequence[LabelledTrack]) -> tuple[list[LabelledTrack], list[LabelledTrack]]:
+    """Training tracks and held-out evaluation tracks.
+
+    Uses the manifest's ``valid`` split when it has any track long enough to
+    evaluate; else holds out whole id-groups per genre. Excerpts of the
+    held-out side are neither trained on nor evaluated.
+    """
+    if not select(tracks, ["valid"], EVAL_KINDS):
+        tracks = hold_out_groups(tracks)
+    train, held = select(tracks, ["train"]), select(tracks, ["valid"], EVAL_KINDS)
+    if not held:
+        raise DatasetError("no tracks can be held out for evaluation (each genre needs two or more groups)")
+    return train, held
+
+
+# ---------------------------------------------------------------------------
+# The command
+# ---------------------------------------------------------------------------
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data_dir", type=Path, metavar="DATA_DIR", help="folder with one subfolder of audio per genre")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="model folder to write")
+    parser.add_argument("--epochs", type=int, default=20, help="training epochs of %d batches (default 20)"
+                        % STEPS_PER_EPOCH)
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.epochs < 1:
+        raise DatasetError("--epochs must be at least 1")
+    started = time.perf_counter()
+    settings = FeatureSettings()
+    tracks = list_tracks(args.data_dir)
+    genres = list(genres_of(tracks))
+    train, held = held_out_split(tracks)
+    print(f"{len(train)} training tracks, {len(held)} held-out tracks, {len(genres)} genres")
+
+    model = train_cnn(train, genres, settings, args.epochs, args.seed)
+
+    logits = window_logits(model, held, settings)
+    labels = np.asarray([genres.index(t.genre) for t in held])
+    temperature = metrics.fit_temperature(logits, labels)
+    fold_temperature(model, temperature)
+    probs = metrics.track_probs(logits, temperature)
+    min_confidence = metrics.choose_min_confidence(labels, probs)
+
+    model_settings = ModelSettings(genres=tuple(genres), features=settings,
+                                   min_confidence=min_confidence, temperature=temperature)
+    args.out.mkdir(parents=True, exist_ok=True)
+    model.save(args.out / MODEL_FILE)
+    model_settings.save(args.out)
+    evaluation = Evaluation(labels, probs, [t.path.name for t in held])
+    minutes = (time.perf_counter() - started) / 60
+    card.write_card(args.out, card.CardFacts(
+        title="Small CNN genre model", genres=genres, evaluation=evaluation, temperature=temperature,
+        min_confidence=min_confidence, n_train=len(train), minutes=minutes,
+        n_params=model.count_params(), command=f"tagger-train fit {args.data_dir} --out {args.out} "
+                                              f"--epochs {args.epochs} --seed {args.seed}",
+        architecture=architecture_text(model)))
+    print(card.summary_text(genres, evaluation))
+    print(f"saved {args.out} ({minutes:.1f} min)")
+    return 0
+
+
+def architecture_text(model: keras.Model) -> str:
+    """One line per layer kind with its count, for the model card."""
+    convs = [layer.filters for layer in model.layers if isinstance(layer, layers.Conv2D)]
+    return (f"input BatchNormalization; {len(convs)} blocks of 3x3 Conv2D ({', '.join(map(str, convs))} filters) + "
+            f"BatchNormalization + ReLU + 2x2 MaxPooling; global max and mean pooling; dropout 0.3; "
+            f"Dense softmax ({model.count_params():,} parameters)")
