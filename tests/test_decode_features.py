@@ -1,0 +1,270 @@
+"""Decoding the analysed spans and cutting them into log-Mel windows (tagger.decode, tagger.features)."""
+
+from __future__ import annotations
+
+import os
+import wave
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import soundfile
+import soxr
+
+from audio import make_track, music, write_audio
+from tagger.decode import DecodeError, decode_track, window_starts
+from tagger.features import log_mel, track_windows
+from tagger.settings import FeatureSettings
+
+S = FeatureSettings()
+MARGIN = S.n_fft // 2
+SPAN = S.window_samples + 2 * MARGIN
+# Longest track analysed as one whole segment: max_windows windows at the regular hop.
+WHOLE_LIMIT = S.window_samples + (S.max_windows - 1) * S.window_hop_samples
+
+
+def write_chunked(path: Path, audio: np.ndarray, rate: int) -> Path:
+    """Write with libsndfile block by block (one huge Vorbis write crashes libsndfile 1.2)."""
+    ext = path.suffix.lower()
+    if ext in (".m4a", ".mp4"):
+        return write_audio(path, audio, rate)
+    fmt, subtype = {".ogg": ("OGG", "VORBIS"), ".opus": ("OGG", "OPUS"), ".flac": ("FLAC", "PCM_16"),
+                    ".wav": ("WAV", "PCM_16"), ".mp3": ("MP3", "MPEG_LAYER_III"),
+                    ".aiff": ("AIFF", "PCM_16")}[ext]
+    with soundfile.SoundFile(str(path), "w", rate, audio.shape[1], format=fmt, subtype=subtype) as out:
+        for start in range(0, len(audio), 16384):
+            out.write(audio[start:start + 16384])
+    return path
+
+
+def whole_decode(path: Path) -> tuple[np.ndarray, int]:
+    """Every sample of ``path``, mono (channel mean), at its own rate: the reference."""
+    if path.suffix.lower() in (".m4a", ".mp4"):
+        with av.open(str(path)) as container:
+            rate = container.streams.audio[0].rate
+            frames = [f.to_ndarray() for f in container.decode(audio=0)]
+        return np.concatenate(frames, axis=1).mean(axis=0).astype(np.float32), rate
+    data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    return data.mean(axis=1), rate
+
+
+# -- window layout -------------------------------------------------------------------------------
+def test_window_starts_short_track_has_one_window():
+    for n in (1, S.window_samples // 2, S.window_samples):
+        assert window_starts(n, S).tolist() == [0]
+
+
+def test_window_starts_every_hop_up_to_max_windows():
+    for k in range(1, S.max_windows):
+        starts = window_starts(S.window_samples + k * S.window_hop_samples, S)
+        assert starts.tolist() == [i * S.window_hop_samples for i in range(k + 1)]
+    # A remainder shorter than a hop adds no window.
+    assert len(window_starts(S.window_samples + S.window_hop_samples - 1, S)) == 1
+    assert len(window_starts(WHOLE_LIMIT, S)) == S.max_windows
+    assert np.all(np.diff(window_starts(WHOLE_LIMIT, S)) == S.window_hop_samples)
+
+
+@pytest.mark.parametrize("seconds", [34, 60, 300, 1200, 36000])
+def test_window_starts_long_track_exactly_max_windows_spread_evenly(seconds):
+    n = int(seconds * S.sample_rate)
+    starts = window_starts(n, S)
+    assert starts.dtype == np.int64
+    assert len(starts) == S.max_windows
+    assert starts[0] == 0 and starts[-1] == n - S.window_samples
+    gaps = np.diff(starts)
+    assert np.all(gaps > 0) and gaps.max() - gaps.min() <= 1
+
+
+# -- odd rates and channel counts ----------------------------------------------------------------
+@pytest.mark.parametrize("ext,rate,channels", [
+    ("wav", 8000, 1), ("flac", 11025, 2), ("wav", 96000, 2), ("flac", 96000, 1), ("aiff", 11025, 2),
+    ("wav", 44100, 8), ("flac", 48000, 8), ("mp3", 44100, 2), ("mp3", 22050, 1), ("ogg", 22050, 1),
+    ("ogg", 44100, 2), ("opus", 48000, 2), ("opus", 8000, 1), ("m4a", 44100, 2), ("m4a", 22050, 1),
+])
+def test_mono_float32_at_model_rate(tmp_path, ext, rate, channels):
+    seconds = 5.0
+    path = write_chunked(tmp_path / f"x.{ext}", music(seconds, rate, channels, seed=3), rate)
+    track = decode_track(path, S)
+    assert track.duration == pytest.approx(seconds, abs=0.08)
+    assert len(track.segments) == 1
+    segment = track.segments[0]
+    assert segment.start == 0.0
+    assert segment.audio.dtype == np.float32 and segment.audio.ndim == 1
+    # The whole track at the model's rate, with its spectrogram context on each side.
+    expected = seconds * S.sample_rate + 2 * MARGIN
+    assert abs(len(segment.audio) - expected) <= 0.08 * S.sample_rate
+    assert np.all(segment.audio[:MARGIN] == 0) and np.isfinite(segment.audio).all()
+    assert 0.05 < np.abs(segment.audio).max() < 1.5
+    windows = track_windows(track, S)
+    assert windows.mels.shape == (1 + int((seconds - S.window_seconds) // S.window_hop_seconds),
+                                  S.window_frames, S.n_mels)
+    assert windows.mels.dtype == np.float32
+
+
+def test_channels_are_averaged(tmp_path):
+    """Eight different channels decode to their mean (no resampling at the model rate)."""
+    rate = S.sample_rate
+    audio = np.stack([music(3, rate, 1, seed=c)[:, 0] * (c + 1) / 10 for c in range(8)], axis=1)
+    for ext in ("wav", "flac"):
+        path = write_chunked(tmp_path / f"eight.{ext}", audio, rate)
+        reference, _ = whole_decode(path)
+        segment = decode_track(path, S).segments[0]
+        np.testing.assert_allclose(segment.audio[MARGIN:-MARGIN], reference, atol=1e-6)
+
+
+def test_stereo_level_is_the_same_through_ffmpeg_and_libsndfile(tmp_path):
+    """M4A goes through FFmpeg, FLAC through libsndfile: the same audio must give the same level."""
+    audio = music(5, S.sample_rate, 2, seed=4)
+    audio[:, 1] *= 0.25
+    levels = {}
+    for ext in ("flac", "m4a"):
+        path = write_audio(tmp_path / f"x.{ext}", audio, S.sample_rate)
+        levels[ext] = float(np.sqrt(np.mean(decode_track(path, S).segments[0].audio ** 2)))
+    assert levels["m4a"] == pytest.approx(levels["flac"], rel=0.05)
+
+
+# -- long files: only the analysed spans are decoded ---------------------------------------------
+@pytest.mark.timeout(60)
+def test_twenty_minute_file_decodes_only_fifteen_spans(tmp_path, monkeypatch):
+    rate, seconds = 8000, 20 * 60
+    path = tmp_path / "long.wav"
+    rng = np.random.default_rng(0)
+    with wave.open(str(path), "wb") as out:  # 19 MB of 8 kHz 16-bit noise, written cheaply
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        block = (rng.standard_normal(rate * 60) * 3000).astype("<i2").tobytes()
+        for _ in range(seconds // 60):
+            out.writeframes(block)
+
+    frames_read = []
+    real_read = soundfile.SoundFile.read
+
+    def counting_read(self, frames=-1, *args, **kwargs):
+        data = real_read(self, frames, *args, **kwargs)
+        frames_read.append(len(data))
+        return data
+
+    monkeypatch.setattr(soundfile.SoundFile, "read", counting_read)
+    track = decode_track(path, S)
+    assert track.duration == pytest.approx(seconds)
+    assert len(track.segments) == S.max_windows
+    assert all(len(seg.audio) == SPAN and seg.audio.dtype == np.float32 for seg in track.segments)
+    assert sum(seg.audio.nbytes for seg in track.segments) == S.max_windows * SPAN * 4
+    span_native = SPAN * rate / S.sample_rate + 2
+    assert len(frames_read) == S.max_windows and max(frames_read) <= span_native
+    starts = window_starts(seconds * S.sample_rate, S) / S.sample_rate
+    np.testing.assert_allclose([seg.start for seg in track.segments], starts, atol=1e-6)
+    windows = track_windows(track, S)
+    assert windows.mels.shape == (S.max_windows, S.window_frames, S.n_mels)
+    np.testing.assert_allclose(windows.starts, starts, atol=1e-3)
+
+
+@pytest.mark.parametrize("ext", ["wav", "m4a"])
+def test_spans_equal_slices_of_whole_decoding_exactly_at_model_rate(tmp_path, ext):
+    path = write_chunked(tmp_path / f"x.{ext}", music(45, S.sample_rate, 2, seed=5), S.sample_rate)
+    track = decode_track(path, S)
+    assert len(track.segments) == S.max_windows
+    whole, _ = whole_decode(path)
+    padded = np.pad(whole, MARGIN)
+    starts = window_starts(int(round(track.duration * S.sample_rate)), S)
+    for segment, start in zip(track.segments, starts):
+        np.testing.assert_allclose(segment.audio, padded[start:start + SPAN], atol=1e-6)
+
+
+@pytest.mark.parametrize("ext,rate", [("wav", 44100), ("flac", 22050), ("ogg", 44100), ("mp3", 44100),
+                                      ("opus", 48000), ("m4a", 44100)])
+def test_span_features_match_whole_file_features(tmp_path, ext, rate):
+    """Seek-decoded windows give the log-Mel spectra of the same stretch of a whole-file decode."""
+    path = write_chunked(tmp_path / f"x.{ext}", music(40, rate, 2, seed=6), rate)
+    track = decode_track(path, S)
+    assert len(track.segments) == S.max_windows
+    whole, native = whole_decode(path)
+    reference = np.pad(soxr.resample(whole, native, S.sample_rate).astype(np.float32), MARGIN)
+    starts = window_starts(int(round(track.duration * S.sample_rate)), S)
+    for segment, start in zip(track.segments, starts):
+        ours = log_mel(segment.audio, S)
+        theirs = log_mel(reference[start:start + SPAN], S)
+        assert ours.shape == theirs.shape == (S.window_frames + 1, S.n_mels)
+        # A seek may land a fraction of a native sample off: spectra agree closely, not bit for bit.
+        assert np.abs(ours - theirs).mean() < 0.02 * theirs.mean()
+        assert np.abs(ours[4:-4] - theirs[4:-4]).max() < 0.25 * theirs.max()
+
+
+def test_whole_track_windows_are_slices_of_one_transform(tmp_path):
+    path = write_chunked(tmp_path / "x.wav", music(12, S.sample_rate, 1, seed=7), S.sample_rate)
+    track = decode_track(path, S)
+    windows = track_windows(track, S)
+    assert len(windows.mels) == 1 + (12 - 4) // 2
+    padded = np.pad(whole_decode(path)[0], MARGIN)
+    for k, mel in enumerate(windows.mels):
+        start = k * S.window_hop_samples
+        np.testing.assert_allclose(mel, log_mel(padded[start:start + SPAN], S)[:S.window_frames], atol=1e-4)
+    np.testing.assert_allclose(windows.starts, np.arange(len(windows.mels)) * S.window_hop_seconds)
+
+
+# -- too short, empty, unreadable, silent --------------------------------------------------------
+def test_one_sample_file_is_too_short(tmp_path):
+    path = write_audio(tmp_path / "one.wav", np.zeros((1, 1), dtype=np.float32) + 0.1, 44100)
+    with pytest.raises(DecodeError, match="^too short"):
+        decode_track(path, S)
+
+
+@pytest.mark.parametrize("ext", ["flac", "m4a"])
+def test_half_second_is_too_short(tmp_path, ext):
+    path = write_audio(tmp_path / f"half.{ext}", music(0.5, 44100, 1), 44100)
+    with pytest.raises(DecodeError, match="^too short"):
+        decode_track(path, S)
+
+
+def test_shortest_accepted_track_fills_one_window(tmp_path):
+    path = write_audio(tmp_path / "short.wav", music(S.min_seconds + 0.01, S.sample_rate, 1, seed=2), S.sample_rate)
+    windows = track_windows(decode_track(path, S), S)
+    assert windows.mels.shape == (1, S.window_frames, S.n_mels)
+    # The music is repeated to fill the window, not padded with silence.
+    assert windows.mels[0, -20:].max() > 0.1
+
+
+def test_empty_and_unreadable_files(tmp_path):
+    empty = tmp_path / "empty.flac"
+    empty.write_bytes(b"")
+    with pytest.raises(DecodeError, match="empty file"):
+        decode_track(empty, S)
+    locked = make_track(tmp_path / "locked.flac", seconds=2, channels=1)
+    os.chmod(locked, 0)
+    with pytest.raises(DecodeError, match="not readable"):
+        decode_track(locked, S)
+    with pytest.raises(DecodeError, match="not found"):
+        decode_track(tmp_path / "missing.flac", S)
+
+
+def test_zero_frame_wav_is_too_short(tmp_path):
+    path = tmp_path / "zero.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(44100)
+    with pytest.raises(DecodeError, match="too short|no audio"):
+        decode_track(path, S)
+
+
+def test_silence_is_flagged_silent(tmp_path, genre_model):
+    from tagger.engine import Classifier
+
+    silent = make_track(tmp_path / "silent.flac", seconds=6, channels=1, kind="silence")
+    quiet_music = write_audio(tmp_path / "music.flac", music(6, 44100, 1, seed=1) * 0.1, 44100)
+    results = {r.path.name: r for r in Classifier(genre_model, workers=1).classify([silent, quiet_music])}
+    assert results["silent.flac"].error is None and results["silent.flac"].decision.silent
+    assert results["music.flac"].error is None and not results["music.flac"].decision.silent
+
+
+def test_non_finite_samples_are_zeroed(tmp_path):
+    audio = music(3, S.sample_rate, 1, seed=1)
+    audio[1000:2000] = np.nan
+    audio[5000] = np.inf
+    path = tmp_path / "nan.wav"
+    soundfile.write(str(path), audio, S.sample_rate, subtype="FLOAT")
+    segment = decode_track(path, S).segments[0]
+    assert np.isfinite(segment.audio).all()
+    assert np.isfinite(track_windows(decode_track(path, S), S).mels).all()
