@@ -138,9 +138,14 @@ def write_genres(path: Path, genres: list[str]) -> None:
 
 def snapshot_for(path: Path, genres: list[str]) -> Snapshot:
     """The genre fields that hold ``genres`` in the format of ``path``."""
-    kind = _kind(_open(path))
+    audio = _open(path)
+    kind = _kind(audio)
     if not genres:
         return {}
+    if kind == "id3" and audio.tags is not None and audio.tags.version[1] != 4:
+        # Saved as ID3v2.3, where several values become one "/"-joined text: say so here,
+        # so the check after writing and the journal see what the file will really hold.
+        return {"TCON": ["/".join(genres)]}
     return {"id3": {"TCON": list(genres)}, "mp4": {"\xa9gen": list(genres)}, "vorbis": {"GENRE": list(genres)}}[kind]
 
 
