@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import sys
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ import numpy as np
 from tagger.settings import SETTINGS_FILE, ModelSettings
 
 MODEL_FILE = "model.keras"
+# LiteRT copy of model.keras, named after the Keras file's hash so a stale copy is never used.
+RUNTIME_PATTERN = "model.{}.tflite"
 CARD_FILE = "MODEL_CARD.md"
 DEFAULT_MODEL = "default"
 
@@ -66,11 +69,68 @@ def list_model_names() -> list[str]:
     return names
 
 
-def _fingerprint(model_dir: Path) -> str:
+def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    for name in (MODEL_FILE, SETTINGS_FILE):
-        digest.update((model_dir / name).read_bytes())
-    return digest.hexdigest()[:16]
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class _KerasRuntime:
+    """Scores windows with the Keras model itself (imports TensorFlow: seconds of start-up)."""
+
+    def __init__(self, path: Path, threads: int | None) -> None:
+        self.model = load_keras_model(path, threads)
+        self.n_outputs = int(self.model.output_shape[-1])
+
+    def __call__(self, windows: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model(windows, training=False), dtype=np.float32)
+
+
+class _LiteRtRuntime:
+    """Scores windows with LiteRT: starts in a fraction of a second, runs faster on CPU.
+
+    The interpreter keeps one fixed batch shape, so windows go through in
+    slices of ``BATCH``, the last one padded.
+    """
+
+    BATCH = 64
+
+    def __init__(self, path: Path, threads: int | None) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        try:
+            self._interpreter = Interpreter(model_path=str(path), num_threads=threads or None)
+            self._input = self._interpreter.get_input_details()[0]
+            self._output = self._interpreter.get_output_details()[0]
+            shape = [self.BATCH, *self._input["shape"][1:]]
+            self._interpreter.resize_tensor_input(self._input["index"], shape)
+            with _native_stderr_silenced():  # LiteRT announces its CPU delegate on the first call
+                self._interpreter.allocate_tensors()
+                self._interpreter.invoke()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"{path}: not a loadable LiteRT model ({exc})") from None
+        self.n_outputs = int(self._output["shape"][-1])
+
+    def __call__(self, windows: np.ndarray) -> np.ndarray:
+        out = np.empty((len(windows), self.n_outputs), dtype=np.float32)
+        batch = np.zeros((self.BATCH, *windows.shape[1:]), dtype=np.float32)
+        for start in range(0, len(windows), self.BATCH):
+            chunk = windows[start:start + self.BATCH]
+            batch[:len(chunk)] = chunk
+            self._interpreter.set_tensor(self._input["index"], batch)
+            self._interpreter.invoke()
+            out[start:start + len(chunk)] = self._interpreter.get_tensor(self._output["index"])[:len(chunk)]
+        return out
+
+
+def _litert_available() -> bool:
+    try:
+        import ai_edge_litert.interpreter  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 @dataclass
@@ -86,24 +146,35 @@ class GenreModel:
     settings : ModelSettings
     model_id : str
         Fingerprint of the weights and settings; results are cached under it.
+    runtime : str
+        "litert" when a LiteRT copy of the model is used, else "keras".
     """
 
     name: str
     path: Path
     settings: ModelSettings
     model_id: str
-    _keras_model: object
+    runtime: str
+    _score: object
 
     @classmethod
-    def load(cls, name_or_path: str = DEFAULT_MODEL, threads: int | None = None) -> "GenreModel":
-        """Load a model by name or folder, in Keras safe mode (no code runs from the file).
+    def load(cls, name_or_path: str = DEFAULT_MODEL, threads: int | None = None,
+             runtime: str | None = None) -> "GenreModel":
+        """Load a model by name or folder; no code stored in a model file ever runs.
+
+        The Keras file is loaded in Keras safe mode. When the folder also holds
+        a LiteRT copy made from that very Keras file (see :func:`export_runtime`)
+        and LiteRT is installed, the copy is used instead: same outputs, faster
+        start and inference.
 
         Parameters
         ----------
         name_or_path : str
             See :func:`resolve_model`.
         threads : int, optional
-            CPU threads TensorFlow may use for one model call.
+            CPU threads one model call may use.
+        runtime : {"litert", "keras"}, optional
+            Force one runtime (default: LiteRT when available).
 
         Raises
         ------
@@ -115,15 +186,30 @@ class GenreModel:
             settings = ModelSettings.load(path)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"{path}: unreadable model settings ({exc})") from None
-        keras_model = load_keras_model(path / MODEL_FILE, threads)
-        n_outputs = keras_model.output_shape[-1]
-        if n_outputs != len(settings.genres):
-            raise ModelError(f"{path}: the model has {n_outputs} outputs for {len(settings.genres)} genres")
-        return cls(path.name, path, settings, _fingerprint(path), keras_model)
+        keras_file = path / MODEL_FILE
+        if not keras_file.is_file():
+            raise ModelError(f"{keras_file}: model file missing")
+        keras_hash = _sha256(keras_file)
+        lite_file = path / RUNTIME_PATTERN.format(keras_hash[:16])
+        use_lite = runtime == "litert" or (runtime is None and lite_file.is_file() and _litert_available())
+        if use_lite and not lite_file.is_file():
+            raise ModelError(f"{path}: no LiteRT copy of this model (run `tagger-train export {path}`)")
+        score = _LiteRtRuntime(lite_file, threads) if use_lite else _KerasRuntime(keras_file, threads)
+        if score.n_outputs != len(settings.genres):
+            raise ModelError(f"{path}: the model has {score.n_outputs} outputs for {len(settings.genres)} genres")
+        settings_hash = hashlib.sha256((path / SETTINGS_FILE).read_bytes()).hexdigest()
+        model_id = hashlib.sha256((keras_hash + settings_hash).encode()).hexdigest()[:16]
+        return cls(path.name, path, settings, model_id, "litert" if use_lite else "keras", score)
 
     @property
     def card_path(self) -> Path:
         return self.path / CARD_FILE
+
+    def keras_model(self):
+        """The Keras model itself (for training on top of it), loaded in safe mode."""
+        if isinstance(self._score, _KerasRuntime):
+            return self._score.model
+        return load_keras_model(self.path / MODEL_FILE)
 
     def predict(self, windows: np.ndarray) -> np.ndarray:
         """Genre probabilities of each window.
@@ -140,7 +226,24 @@ class GenreModel:
         """
         if len(windows) == 0:
             return np.zeros((0, len(self.settings.genres)), dtype=np.float32)
-        return np.asarray(self._keras_model(windows, training=False), dtype=np.float32)
+        return self._score(np.ascontiguousarray(windows, dtype=np.float32))
+
+
+def export_runtime(model_dir: Path, keras_model=None) -> Path:
+    """Write the LiteRT copy of ``model_dir/model.keras`` beside it, replacing older copies.
+
+    Every tool that saves a model calls this, so tagging starts fast.
+    """
+    model_dir = Path(model_dir)
+    keras_file = model_dir / MODEL_FILE
+    if keras_model is None:
+        keras_model = load_keras_model(keras_file)
+    target = model_dir / RUNTIME_PATTERN.format(_sha256(keras_file)[:16])
+    for stale in model_dir.glob(RUNTIME_PATTERN.format("*")):
+        stale.unlink()
+    with contextlib.redirect_stdout(io.StringIO()), _native_stderr_silenced():
+        keras_model.export(str(target), format="litert")
+    return target
 
 
 @contextlib.contextmanager
