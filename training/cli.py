@@ -14,6 +14,9 @@ from collections.abc import Sequence
 
 COMMANDS = (
     "tagger.training.fit",
+    "tagger.training.retrain",
+    "tagger.training.list_models",
+    "tagger.training.delete_model",
 )
 
 EXIT_ERROR = 2

@@ -44,11 +44,19 @@ def feature_tensor(keras_model):
         raise ModelError(f"{keras_model.name}: cannot find the input of its final Dense layer ({exc})") from None
 
 
+def model_input(keras_model):
+    """The single input tensor of a model (a genre model takes one batch of windows)."""
+    inputs = keras_model.inputs
+    if len(inputs) != 1:
+        raise ModelError(f"{keras_model.name}: a genre model has one input, this one has {len(inputs)}")
+    return inputs[0]
+
+
 def feature_model(keras_model):
     """A Keras model from the base model's input to its feature vector (shares the base's layers)."""
     import keras
 
-    return keras.Model(keras_model.inputs, feature_tensor(keras_model), name="base_features")
+    return keras.Model(model_input(keras_model), feature_tensor(keras_model), name="base_features")
 
 
 def cache_dir(model_id: str) -> Path:
