@@ -1,0 +1,122 @@
+"""Settings dialog: edits the config file that ``tagger-batch`` reads too."""
+
+from __future__ import annotations
+
+import copy
+
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog, QDialogButtonBox,
+                               QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QPushButton,
+                               QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from tagger.config import Config, config_path
+from tagger.engine import default_workers
+from tagger.model import list_model_names
+
+
+class SettingsDialog(QDialog):
+    """Model, minimum confidence, keep/overwrite, workers, keep mtime and the genre-name map.
+
+    :meth:`result_config` gives the edited copy; the caller saves it.
+    """
+
+    def __init__(self, config: Config, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self._config = copy.deepcopy(config)
+
+        self.model = QComboBox()
+        self.model.setEditable(True)  # a model folder path is accepted too, as on the command line
+        self.model.addItems(list_model_names())
+        self.model.setCurrentText(config["model"])
+
+        self.use_model_threshold = QCheckBox("Use the model's own threshold")
+        self.min_confidence = QDoubleSpinBox()
+        self.min_confidence.setRange(0.0, 1.0)
+        self.min_confidence.setSingleStep(0.05)
+        self.min_confidence.setDecimals(2)
+        self.use_model_threshold.toggled.connect(lambda on: self.min_confidence.setEnabled(not on))
+        self.use_model_threshold.setChecked(config["min_confidence"] is None)
+        self.min_confidence.setValue(config["min_confidence"] or 0.0)
+        self.min_confidence.setEnabled(config["min_confidence"] is not None)
+        threshold = QHBoxLayout()
+        threshold.addWidget(self.min_confidence)
+        threshold.addWidget(self.use_model_threshold, 1)
+
+        self.existing = QComboBox()
+        self.existing.addItems(["Keep them (fill only empty genres)", "Overwrite them"])
+        self.existing.setCurrentIndex(int(bool(config["overwrite"])))
+
+        self.workers = QSpinBox()
+        self.workers.setRange(0, 64)
+        self.workers.setSpecialValueText(f"one per core ({default_workers()})")
+        self.workers.setValue(config["workers"] or 0)
+
+        self.keep_mtime = QCheckBox("Give written files back their modification time")
+        self.keep_mtime.setChecked(bool(config["keep_mtime"]))
+
+        form = QFormLayout()
+        form.addRow("Model:", self.model)
+        form.addRow("Minimum confidence:", threshold)
+        form.addRow("Existing genres:", self.existing)
+        form.addRow("Decoding threads:", self.workers)
+        form.addRow("", self.keep_mtime)
+
+        names_box = QGroupBox("Genre names written into tags")
+        self.names = QTableWidget(0, 2)
+        self.names.setHorizontalHeaderLabels(["Genre", "Written as"])
+        self.names.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.names.verticalHeader().hide()
+        self.names.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        for genre, name in sorted(config.genre_names.items()):
+            self._add_name(genre, name)
+        add, remove = QPushButton("Add"), QPushButton("Remove")
+        add.clicked.connect(lambda: self._add_name("", ""))
+        remove.clicked.connect(self._remove_selected_names)
+        buttons_row = QHBoxLayout()
+        buttons_row.addWidget(add)
+        buttons_row.addWidget(remove)
+        buttons_row.addStretch(1)
+        names_layout = QVBoxLayout(names_box)
+        names_layout.addWidget(self.names)
+        names_layout.addLayout(buttons_row)
+
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        buttons.setToolTip(f"Saved to {config_path()}")
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(names_box, 1)
+        layout.addWidget(buttons)
+        self.resize(520, 480)
+
+    def _add_name(self, genre: str, name: str) -> None:
+        row = self.names.rowCount()
+        self.names.insertRow(row)
+        self.names.setItem(row, 0, QTableWidgetItem(genre))
+        self.names.setItem(row, 1, QTableWidgetItem(name))
+        if not genre:
+            self.names.editItem(self.names.item(row, 0))
+
+    def _remove_selected_names(self) -> None:
+        for row in sorted({i.row() for i in self.names.selectedIndexes()}, reverse=True):
+            self.names.removeRow(row)
+
+    def result_config(self) -> Config:
+        """The settings as edited; rows of the name map with an empty side are dropped."""
+        config = self._config
+        source = str(config_path())
+        config.set("model", self.model.currentText().strip() or "default", source)
+        config.set("min_confidence", None if self.use_model_threshold.isChecked() else self.min_confidence.value(),
+                   source)
+        config.set("overwrite", self.existing.currentIndex() == 1, source)
+        config.set("workers", self.workers.value() or None, source)
+        config.set("keep_mtime", self.keep_mtime.isChecked(), source)
+        names = {}
+        for row in range(self.names.rowCount()):
+            genre, name = (self.names.item(row, c).text().strip() if self.names.item(row, c) else "" for c in (0, 1))
+            if genre and name:
+                names[genre] = name
+        config.genre_names = names
+        return config

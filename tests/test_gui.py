@@ -1,0 +1,278 @@
+"""The review window (tagger-gui), driven through its widgets and signals with pytest-qt, off screen."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before pytest-qt creates the QApplication
+
+import tomllib  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
+
+from audio import make_track  # noqa: E402
+from conftest import MODEL_ENV  # noqa: E402
+from tagger.config import Config, load_config  # noqa: E402
+from tagger.model import GenreModel, list_model_names  # noqa: E402
+from tagger.state import State  # noqa: E402
+from tagger.tags import read_genres  # noqa: E402
+
+from tagger.gui.about import about_html  # noqa: E402
+from tagger.gui.main_window import MainWindow  # noqa: E402
+from tagger.gui.settings_dialog import SettingsDialog  # noqa: E402
+from tagger.gui.table_model import (COL_FILE, COL_SUGGESTED, DIFFERS, ERROR, NEW, SAME,  # noqa: E402
+                                    WRITTEN)
+
+GTZAN = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
+WAIT_MS = 90_000
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory) -> Path:
+    """The shipped model when there is one, else a tiny untrained stand-in with the same interface."""
+    if os.environ.get(MODEL_ENV):
+        return Path(os.environ[MODEL_ENV])
+    if "default" in list_model_names():
+        return GenreModel.load("default").path
+    import keras
+
+    from tagger.settings import ModelSettings
+
+    out = tmp_path_factory.mktemp("stand-in-model")
+    inputs = keras.Input((250, 96))
+    x = keras.layers.Reshape((250, 96, 1))(inputs)
+    x = keras.layers.Conv2D(4, 3, activation="relu")(x)
+    x = keras.layers.MaxPooling2D(4)(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x)).save(out / "model.keras")
+    ModelSettings(genres=GTZAN).save(out)
+    (out / "MODEL_CARD.md").write_text("# Stand-in\n\n**Test accuracy: 0.10** (untrained)\n", encoding="utf-8")
+    return out
+
+
+@pytest.fixture(scope="session")
+def loaded_model(model_dir) -> GenreModel:
+    return GenreModel.load(str(model_dir), threads=2)
+
+
+@pytest.fixture
+def window(qtbot, user_dirs, tmp_path, model_dir, loaded_model):
+    """The main window with its own state, settings file and config (threshold 0, so nothing is uncertain)."""
+    user_dirs.write_config(f'[tagger]\nmodel = "{model_dir}"\nmin_confidence = 0.0\nworkers = 2\n')
+    win = MainWindow(State(), QSettings(str(tmp_path / "gui.ini"), QSettings.Format.IniFormat))
+    win.set_model(loaded_model)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+
+
+def open_and_wait(qtbot, win: MainWindow, folder: Path) -> bool:
+    with qtbot.waitSignal(win.run_finished, timeout=WAIT_MS) as blocker:
+        win.open_folder(folder)
+    return blocker.args[0]
+
+
+def rows_by_name(win: MainWindow) -> dict:
+    return {row.path.name: row for row in win.table_model.rows()}
+
+
+def select(qtbot, win: MainWindow, name: str) -> None:
+    """Make the row of file ``name`` the current, only selected row of the view."""
+    for proxy_row in range(win.proxy.rowCount()):
+        index = win.proxy.index(proxy_row, COL_FILE)
+        if index.data().endswith(name):
+            win.table.setFocus()
+            win.table.selectRow(proxy_row)
+            win.table.setCurrentIndex(index)
+            return
+    raise AssertionError(f"{name} not shown")
+
+
+@pytest.fixture
+def library(tmp_path) -> Path:
+    """Files in five formats without a genre, one with a genre, and one that is not audio at all."""
+    folder = tmp_path / "Music"
+    (folder / "sub").mkdir(parents=True)
+    for seed, ext in enumerate(("mp3", "flac", "ogg", "m4a", "wav")):
+        make_track(folder / f"new_{ext}.{ext}", seconds=5, channels=1, seed=seed, title=f"Song {ext}",
+                   artist="Band")
+    make_track(folder / "sub" / "tagged.flac", seconds=5, channels=1, seed=9, title="Old", artist="Band",
+               genre="Polka")
+    (folder / "broken.mp3").write_bytes(b"this is not an mp3 file" * 50)
+    return folder
+
+
+def test_review_write_and_undo(qtbot, window, library, monkeypatch):
+    assert open_and_wait(qtbot, window, library) is False
+    rows = rows_by_name(window)
+    assert len(rows) == 7
+    assert window.windowTitle().startswith("Music")
+
+    # A file that cannot be analysed is a row with status "error" and a reason, not an exception.
+    assert rows["broken.mp3"].status == ERROR and rows["broken.mp3"].message
+    assert not rows["broken.mp3"].accepted
+    # Files without a genre start accepted (what tagger-batch would write); one with a genre does not.
+    for ext in ("mp3", "flac", "ogg", "m4a", "wav"):
+        row = rows[f"new_{ext}.{ext}"]
+        assert row.status == NEW and row.accepted and row.suggestion and 0 < row.confidence <= 1
+    assert rows["tagged.flac"].status == DIFFERS and rows["tagged.flac"].current == ["Polka"]
+    assert not rows["tagged.flac"].accepted
+
+    # Details pane: top-3 bars and one timeline cell per analysed window.
+    select(qtbot, window, "new_mp3.mp3")
+    assert window.details.title.text() == "Song mp3"
+    assert window.details._bar_labels[0].text() == rows["new_mp3.mp3"].suggestion
+    assert len(window.details.timeline._starts) == len(rows["new_mp3.mp3"].decision.window_starts) > 0
+
+    # Reject with the action, toggle with Space, correct with free text in the editable column.
+    select(qtbot, window, "new_wav.wav")
+    window.reject_action.trigger()
+    assert not rows["new_wav.wav"].accepted
+    select(qtbot, window, "tagged.flac")
+    qtbot.keyClick(window.table, Qt.Key.Key_Space)
+    assert rows["tagged.flac"].accepted
+    ogg_row = window.proxy.mapFromSource(window.table_model.index(window.table_model.row_for(
+        rows["new_ogg.ogg"].path), COL_SUGGESTED))
+    assert window.proxy.setData(ogg_row, "Shoegaze")
+    assert rows["new_ogg.ogg"].corrected and rows["new_ogg.ogg"].accepted
+
+    state = window.state
+    labels = {Path(p).name: (g, s) for p, g, s in state.labels()}
+    assert labels["new_ogg.ogg"] == ("Shoegaze", "review")
+    assert labels["tagged.flac"] == (rows["tagged.flac"].suggestion, "review")
+    assert "new_wav.wav" not in labels
+
+    # Filters: status and text.
+    window.status_filter.setCurrentIndex(window.status_filter.findData(ERROR))
+    assert window.proxy.rowCount() == 1
+    window.status_filter.setCurrentIndex(0)
+    window.search.setText("sub/")
+    assert window.proxy.rowCount() == 1
+    window.search.clear()
+
+    # Write accepted (confirmation answered yes): tags read back, rows updated, rejected file untouched.
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Yes)
+    with qtbot.waitSignal(window.write_finished, timeout=WAIT_MS):
+        qtbot.keyClick(window.table, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert "5 files" in asked[0] and "1 of them already" in asked[0]
+    assert read_genres(library / "new_ogg.ogg") == ["Shoegaze"]
+    assert read_genres(library / "new_mp3.mp3") == [rows["new_mp3.mp3"].suggestion]
+    assert read_genres(library / "sub" / "tagged.flac") == [rows["tagged.flac"].suggestion]
+    assert read_genres(library / "new_wav.wav") == []
+    assert rows["new_ogg.ogg"].status == WRITTEN and rows["new_ogg.ogg"].current == ["Shoegaze"]
+    assert rows["new_wav.wav"].status == NEW and rows["broken.mp3"].status == ERROR
+    assert {Path(p).name for p, _, _ in state.labels()} >= {"new_mp3.mp3", "new_m4a.m4a", "new_flac.flac"}
+
+    # Undo puts every previous genre back and the rows show it.
+    with qtbot.waitSignal(window.write_finished, timeout=WAIT_MS):
+        window.undo_action.trigger()
+    assert read_genres(library / "new_ogg.ogg") == []
+    assert read_genres(library / "sub" / "tagged.flac") == ["Polka"]
+    assert rows["tagged.flac"].current == ["Polka"] and rows["tagged.flac"].status == DIFFERS
+    assert rows["new_ogg.ogg"].status == NEW and rows["new_ogg.ogg"].current == []
+    assert "put back" in window.statusBar().currentMessage()
+
+
+def test_accept_above_threshold_and_same_genre(qtbot, window, tmp_path):
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    for seed in range(3):
+        make_track(folder / f"t{seed}.flac", seconds=5, channels=1, seed=seed, genre="Polka")
+    open_and_wait(qtbot, window, folder)
+    rows = window.table_model.rows()
+    assert all(r.status == DIFFERS and not r.accepted for r in rows)
+    window.threshold.setValue(0)
+    window.threshold_button.click()
+    assert all(r.accepted for r in rows)
+    # Correcting to the genre the file already has makes it "same as current".
+    index = window.proxy.index(0, COL_SUGGESTED)
+    window.proxy.setData(index, "polka")
+    assert window.proxy.index(0, COL_SUGGESTED).data(Qt.ItemDataRole.UserRole + 2).status == SAME
+
+
+def test_cancel_halfway(qtbot, window, user_dirs, tmp_path):
+    # One decode thread and 30-second tracks: the engine scores files in batches of about 19, so the
+    # first rows arrive while most files are still to do.
+    user_dirs.write_config(f'[tagger]\nmodel = "{window.config["model"]}"\nmin_confidence = 0.0\nworkers = 1\n')
+    window.config = load_config()
+    folder = tmp_path / "big"
+    folder.mkdir()
+    for seed in range(40):
+        make_track(folder / f"track{seed:02d}.wav", seconds=30, rate=16000, channels=1, seed=seed)
+    with qtbot.waitSignal(window.table_model.rowsInserted, timeout=WAIT_MS):
+        window.open_folder(folder)
+    with qtbot.waitSignal(window.run_finished, timeout=WAIT_MS) as finished:
+        window.cancel_button.click()
+    assert finished.args == [True]
+    assert 0 < window.table_model.rowCount() < 40
+    assert window.worker is None and not window.cancel_button.isVisible()
+    assert window.statusBar().currentMessage().startswith("Cancelled")
+
+
+def test_settings_round_trip(qtbot, window, user_dirs):
+    dialog = SettingsDialog(window.config, window)
+    qtbot.addWidget(dialog)
+    dialog.use_model_threshold.setChecked(False)
+    dialog.min_confidence.setValue(0.55)
+    dialog.existing.setCurrentIndex(1)
+    dialog.workers.setValue(3)
+    dialog.keep_mtime.setChecked(True)
+    dialog._add_name("hiphop", "Hip Hop")
+    dialog._add_name("", "ignored: no genre")
+    window.apply_settings(dialog.result_config())
+
+    data = tomllib.loads(user_dirs.config_file.read_text(encoding="utf-8"))
+    assert data["tagger"]["min_confidence"] == 0.55 and data["tagger"]["overwrite"] is True
+    assert data["tagger"]["workers"] == 3 and data["tagger"]["keep_mtime"] is True
+    assert data["genre_names"] == {"hiphop": "Hip Hop"}
+    config = load_config()
+    assert config["min_confidence"] == 0.55 and config.genre_names == {"hiphop": "Hip Hop"}
+    # The new name is offered when correcting a suggestion.
+    assert "Hip Hop" in window.genre_delegate.genre_names
+
+    again = SettingsDialog(config, window)
+    qtbot.addWidget(again)
+    assert again.min_confidence.value() == 0.55 and again.existing.currentIndex() == 1
+    assert again.workers.value() == 3 and again.names.rowCount() == 1
+    again.use_model_threshold.setChecked(True)
+    window.apply_settings(again.result_config())
+    assert load_config()["min_confidence"] is None
+
+
+def test_errors_are_shown_not_raised(qtbot, window, user_dirs, tmp_path):
+    window.open_folder(tmp_path / "does-not-exist")
+    assert "does not exist" in window.statusBar().currentMessage()
+    assert window.worker is None
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no audio here")
+    open_and_wait(qtbot, window, empty)
+    assert "no audio files found" in window.statusBar().currentMessage()
+
+    # A model that does not exist: the run ends with the loader's message in the window.
+    user_dirs.write_config('[tagger]\nmodel = "no-such-model"\n')
+    window.config = load_config()
+    folder = tmp_path / "one"
+    folder.mkdir()
+    make_track(folder / "a.flac", seconds=3, channels=1)
+    open_and_wait(qtbot, window, folder)
+    assert "no-such-model" in window.statusBar().currentMessage()
+    assert window.table_model.rowCount() == 0
+
+
+def test_about_shows_model_card_accuracy(window, loaded_model):
+    text = about_html(loaded_model, "default")
+    assert loaded_model.name in text
+    if "accura" in loaded_model.card_path.read_text(encoding="utf-8").casefold():
+        assert "ccuracy" in text
+    assert "not loaded" in about_html(None, "default")
+    assert isinstance(window.config, Config)
