@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -40,6 +41,20 @@ CREATE INDEX IF NOT EXISTS journal_run ON journal(run_id);
 CREATE TABLE IF NOT EXISTS labels (
     path TEXT PRIMARY KEY, genre TEXT NOT NULL, source TEXT NOT NULL, updated REAL NOT NULL);
 """
+
+
+def _db_path(path: Path | str) -> str | bytes:
+    """A path as stored: text, or its raw bytes when the name is not UTF-8 (SQLite text must be)."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(text)
+    return text
+
+
+def _from_db(value: str | bytes) -> str:
+    return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
 @dataclass(frozen=True)
@@ -119,7 +134,7 @@ class State:
             row = self._db.execute(
                 "SELECT duration, n_genres, probs, starts, silent FROM results"
                 " WHERE path=? AND model_id=? AND size=? AND mtime_ns=?",
-                (str(path), model_id, size, mtime_ns)).fetchone()
+                (_db_path(path), model_id, size, mtime_ns)).fetchone()
         if row is None:
             return None
         duration, n_genres, probs, starts, silent = row
@@ -130,19 +145,19 @@ class State:
                      decision: Decision) -> None:
         self._write(
             "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (str(path), model_id, size, mtime_ns, duration, decision.window_probs.shape[1],
+            (_db_path(path), model_id, size, mtime_ns, duration, decision.window_probs.shape[1],
              decision.window_probs.astype(np.float16).tobytes(),
              decision.window_starts.astype(np.float32).tobytes(), int(decision.silent), time.time()))
 
     def restamp_result(self, path: Path, model_id: str, size: int, mtime_ns: int) -> None:
         """Keep a result valid after our own write changed the file's size and mtime."""
         self._write("UPDATE results SET size=?, mtime_ns=? WHERE path=? AND model_id=?",
-                    (size, mtime_ns, str(path), model_id))
+                    (size, mtime_ns, _db_path(path), model_id))
 
     # -- runs and journal ----------------------------------------------------------------------
     def start_run(self, kind: str, folder: Path, undoes: int | None = None) -> int:
         return self._write("INSERT INTO runs (kind, folder, started, undoes) VALUES (?,?,?,?)",
-                           (kind, str(folder), time.time(), undoes), durable=True)
+                           (kind, _db_path(folder), time.time(), undoes), durable=True)
 
     def finish_run(self, run_id: int, counts: dict[str, int]) -> None:
         self._write("UPDATE runs SET finished=?, counts=? WHERE id=?",
@@ -152,7 +167,7 @@ class State:
         """Record a change before it is made; durable when this returns."""
         return self._write(
             "INSERT INTO journal (run_id, path, before, after, state, at) VALUES (?,?,?,?,'pending',?)",
-            (run_id, str(path), json.dumps(before), json.dumps(after), time.time()), durable=True)
+            (run_id, _db_path(path), json.dumps(before), json.dumps(after), time.time()), durable=True)
 
     def journal_done(self, entry_id: int, before: Snapshot, size: int, mtime_ns: int) -> None:
         self._write("UPDATE journal SET state='done', before=?, size=?, mtime_ns=? WHERE id=?",
@@ -166,34 +181,35 @@ class State:
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, path, before, after, state, size, mtime_ns FROM journal WHERE state='pending'").fetchall()
-        return [JournalEntry(r[0], r[1], json.loads(r[2]), json.loads(r[3]), r[4], r[5], r[6]) for r in rows]
+        return [JournalEntry(r[0], _from_db(r[1]), json.loads(r[2]), json.loads(r[3]), r[4], r[5], r[6]) for r in rows]
 
     def journal(self, run_id: int) -> list[JournalEntry]:
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, path, before, after, state, size, mtime_ns FROM journal WHERE run_id=? ORDER BY id",
                 (run_id,)).fetchall()
-        return [JournalEntry(r[0], r[1], json.loads(r[2]), json.loads(r[3]), r[4], r[5], r[6]) for r in rows]
+        return [JournalEntry(r[0], _from_db(r[1]), json.loads(r[2]), json.loads(r[3]), r[4], r[5], r[6]) for r in rows]
 
     def runs(self) -> list[RunInfo]:
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, kind, folder, started, finished, counts, undoes, undone_by FROM runs ORDER BY id").fetchall()
-        return [RunInfo(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]) if r[5] else {}, r[6], r[7]) for r in rows]
+        return [RunInfo(r[0], r[1], _from_db(r[2]), r[3], r[4], json.loads(r[5]) if r[5] else {}, r[6], r[7]) for r in rows]
 
     def mark_undone(self, run_id: int, undo_run_id: int) -> None:
         self._write("UPDATE runs SET undone_by=? WHERE id=?", (undo_run_id, run_id), durable=True)
 
     # -- labels --------------------------------------------------------------------------------
     def set_label(self, path: Path, genre: str, source: str) -> None:
-        self._write("INSERT OR REPLACE INTO labels VALUES (?,?,?,?)", (str(path), genre, source, time.time()))
+        self._write("INSERT OR REPLACE INTO labels VALUES (?,?,?,?)", (_db_path(path), genre, source, time.time()))
 
     def remove_label(self, path: Path) -> None:
-        self._write("DELETE FROM labels WHERE path=?", (str(path),))
+        self._write("DELETE FROM labels WHERE path=?", (_db_path(path),))
 
     def labels(self, under: Path | None = None) -> Iterator[tuple[str, str, str]]:
         """(path, genre, source) of the user's labels, optionally only those under a folder."""
         with self._lock:
             rows = self._db.execute("SELECT path, genre, source FROM labels ORDER BY path").fetchall()
         prefix = str(under).rstrip("/") + "/" if under else ""
+        rows = [(_from_db(r[0]), r[1], r[2]) for r in rows]
         return iter([r for r in rows if r[0].startswith(prefix)])
