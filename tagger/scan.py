@@ -63,4 +63,7 @@ def _walk(folder: Path, ancestors: set[tuple[int, int]]) -> Iterator[Path]:
                 # A dangling link with an audio name is reported, not hidden.
                 yield path
         except OSError:
+            # A link that points at itself (ELOOP) is a broken link too: report it, don't hide it.
+            if entry.is_symlink() and is_audio_path(path):
+                yield path
             continue
