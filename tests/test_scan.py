@@ -140,3 +140,12 @@ def test_non_utf8_name_is_found(tmp_path):
         handle.write(b"x")
     found = list(scan_library(root))
     assert len(found) == 1 and os.fsencode(found[0]) == raw
+
+
+def test_file_link_loop_is_reported_like_a_dangling_link(tmp_path):
+    root = tmp_path / "lib"
+    root.mkdir()
+    os.symlink(root / "loop.mp3", root / "loop.mp3")
+    os.symlink(root / "b.flac", root / "a.flac")
+    os.symlink(root / "a.flac", root / "b.flac")
+    assert list(scan_library(root)) == [root / "a.flac", root / "b.flac", root / "loop.mp3"]
