@@ -32,7 +32,7 @@ from keras import layers  # noqa: E402
 
 from tagger.decode import decode_track  # noqa: E402
 from tagger.features import log_mel, track_windows  # noqa: E402
-from tagger.model import MODEL_FILE  # noqa: E402
+from tagger.model import MODEL_FILE, export_runtime  # noqa: E402
 from tagger.settings import FeatureSettings, ModelSettings  # noqa: E402
 from tagger.training import card, metrics  # noqa: E402
 from tagger.training.dataset import (  # noqa: E402
@@ -246,6 +246,7 @@ def run(args: argparse.Namespace) -> int:
                                    min_confidence=min_confidence, temperature=temperature)
     args.out.mkdir(parents=True, exist_ok=True)
     model.save(args.out / MODEL_FILE)
+    export_runtime(args.out, model)
     model_settings.save(args.out)
     evaluation = Evaluation(labels, probs, [t.path.name for t in held])
     minutes = (time.perf_counter() - started) / 60

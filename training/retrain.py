@@ -33,7 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tagger.model import CARD_FILE, DEFAULT_MODEL, MODEL_FILE, GenreModel, ModelError, load_keras_model
+from tagger.model import (
+    CARD_FILE, DEFAULT_MODEL, MODEL_FILE, GenreModel, ModelError, export_runtime, load_keras_model,
+)
 from tagger.model import shipped_models_dir, user_models_dir
 from tagger.settings import ModelSettings
 from tagger.training import labels as labelling
@@ -143,6 +145,8 @@ class RetrainResult:
     cached_files : int
         Files whose embeddings came from the cache.
     seconds : float
+    model : keras.Model
+        The trained model as saved (in memory).
     """
 
     path: Path
@@ -159,6 +163,7 @@ class RetrainResult:
     dropped: dict[str, int] = field(default_factory=dict)
     cached_files: int = 0
     seconds: float = 0.0
+    model: object = field(default=None, repr=False, compare=False)
 
     def summary(self) -> str:
         """Validation figures as plain text."""
@@ -489,7 +494,8 @@ def retrain(options: RetrainOptions, log: Log = print, progress: Progress | None
         path=target, genres=names, files_used=len(items), train_files=len(train_idx), valid_files=len(valid),
         accuracy=accuracy, per_genre=per_genre, confusion=confusion, temperature=temperature,
         min_confidence=min_confidence, skipped=labels.skipped,
-        dropped={labels.spellings.get(g, g): n for g, n in labels.dropped.items()}, cached_files=cached)
+        dropped={labels.spellings.get(g, g): n for g, n in labels.dropped.items()}, cached_files=cached,
+        model=full)
     settings = ModelSettings(genres=tuple(genres), features=base.settings.features,
                              display_names=dict(zip(genres, names)), min_confidence=min_confidence,
                              temperature=temperature)
@@ -537,6 +543,7 @@ def save_model(full, settings: ModelSettings, target: Path, options: RetrainOpti
     staging.mkdir()
     try:
         full.save(staging / MODEL_FILE)
+        export_runtime(staging, full)
         settings.save(staging)
         reloaded = load_keras_model(staging / MODEL_FILE)
         before = np.asarray(full(probe, training=False))
