@@ -130,12 +130,15 @@ def fresh_copy(folder: Path, scratch: Path) -> Path:
     return target
 
 
+MODEL = "default"
+
+
 def engine(folder: Path, scratch: Path, extra: list[str] = ()) -> Measure:
     """The whole `tagger-batch` command on a fresh copy, with fresh state."""
     target = fresh_copy(folder, scratch)
     state = Path(tempfile.mkdtemp(dir=scratch))
     env = dict(os.environ, XDG_DATA_HOME=str(state / "data"), XDG_CONFIG_HOME=str(state / "config"))
-    wall, rss, _ = run_measured([str(BIN / "tagger-batch"), str(target), "--quiet", *extra], env)
+    wall, rss, _ = run_measured([str(BIN / "tagger-batch"), str(target), "--quiet", "--model", MODEL, *extra], env)
     n = sum(1 for p in target.rglob("*") if p.is_file())
     return Measure(n, audio_seconds(target), wall, rss)
 
@@ -173,7 +176,7 @@ def length_sweep(scratch: Path) -> tuple[list[float], list[float]]:
     from tagger.engine import Classifier
     from tagger.model import GenreModel
 
-    classifier = Classifier(GenreModel.load("default"), workers=1)
+    classifier = Classifier(GenreModel.load(MODEL), workers=1)
     minutes = [0.5, 1, 2, 4, 8, 16]
     costs = []
     rng = np.random.default_rng(1)
@@ -191,20 +194,23 @@ def length_sweep(scratch: Path) -> tuple[list[float], list[float]]:
 
 
 def main() -> None:
+    global MODEL
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "genre-tagger-bench")
     parser.add_argument("--clips", type=int, default=40)
     parser.add_argument("--songs", type=int, default=6)
     parser.add_argument("--library", type=int, default=10000)
+    parser.add_argument("--model", default="default", help="model name or folder (default: the shipped one)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the seed-style runs")
     parser.add_argument("--results", action="store_true", help="append to benchmarks/RESULTS.md")
     parser.add_argument("--plot", action="store_true", help="draw benchmarks/scaling.png")
     args = parser.parse_args()
+    MODEL = args.model
 
     inputs = make_inputs(args.work, args.clips, args.songs, args.library)
     scratch = args.work / "scratch"
     scratch.mkdir(exist_ok=True)
-    one = scratch / "one"
+    one = args.work / "one"
     one.mkdir(exist_ok=True)
     shutil.copy(next(inputs["clips"].iterdir()), one / "clip.flac")
     startup = engine(one, scratch).wall

@@ -113,7 +113,7 @@ class DetailsPane(QWidget):
         header.addWidget(self.title, 1)
         header.addWidget(self.play_button, 0, Qt.AlignmentFlag.AlignTop)
 
-        top_box = QGroupBox("Most likely genres")
+        self.top_box = top_box = QGroupBox("Most likely genres")
         self._bars = QGridLayout(top_box)
         self._bar_labels: list[QLabel] = []
         self._bar_values: list[QProgressBar] = []
@@ -127,7 +127,7 @@ class DetailsPane(QWidget):
             self._bar_values.append(bar)
         self._bars.setColumnStretch(1, 1)
 
-        timeline_box = QGroupBox("Prediction along the track")
+        self.timeline_box = timeline_box = QGroupBox("Prediction along the track")
         timeline_layout = QVBoxLayout(timeline_box)
         self.timeline = Timeline()
         self.timeline_caption = QLabel()
@@ -183,7 +183,7 @@ class DetailsPane(QWidget):
         if decision is None:
             self._show_ranked([])
             self.timeline.clear()
-            self.timeline_caption.setText("Not analysed.")
+            self.timeline_caption.setText("")
             self.legend.setText("")
             return
         self._show_ranked(decision.top(3))
@@ -196,6 +196,9 @@ class DetailsPane(QWidget):
             for i in self.timeline.top_genres() if i < len(self._genre_ids)))
 
     def _show_ranked(self, ranked: list[tuple[str, float]]) -> None:
+        # Empty boxes look broken: without a verdict (nothing selected, file not analysed) they go away.
+        self.top_box.setVisible(bool(ranked))
+        self.timeline_box.setVisible(bool(ranked))
         for i, (label, bar) in enumerate(zip(self._bar_labels, self._bar_values)):
             visible = i < len(ranked)
             label.setVisible(visible)

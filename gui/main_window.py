@@ -228,18 +228,30 @@ class MainWindow(QMainWindow):
         self.table_model.rowsInserted.connect(lambda: self.stack.setCurrentIndex(1))
 
     def _size_columns(self) -> None:
-        """Widths that fit the header and typical content, without measuring 20,000 rows (ResizeToContents would)."""
+        """Starting widths that fit each header title, before any row is there."""
         metrics = self.fontMetrics()
-        em = metrics.horizontalAdvance("M")
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        content_ems = {COL_FILE: 22, COL_ARTIST: 10, COL_TITLE: 12, COL_CURRENT: 7, COL_SUGGESTED: 7,
-                       COL_CONFIDENCE: 4, COL_STATUS: 8, COL_ACCEPT: 2, COL_NOTE: 10}
-        for col, ems in content_ems.items():
-            title = self.table_model.headerData(col, Qt.Orientation.Horizontal)
-            # Room for the title plus the sort arrow and margins, so no header is ever clipped.
-            header.resizeSection(col, max(ems * em, metrics.horizontalAdvance(title) + 3 * em))
+        # Fitting to contents looks at these many rows only: cheap with 20,000 rows, right for typical ones.
+        header.setResizeContentsPrecision(200)
+        for col in range(self.table_model.columnCount()):
+            header.resizeSection(col, self._header_width(col))
+        header.resizeSection(COL_FILE, 24 * metrics.horizontalAdvance("M"))
+
+    def _header_width(self, col: int) -> int:
+        """Room for a column's title plus the sort arrow and margins, so no title is clipped."""
+        metrics = self.fontMetrics()
+        title = self.table_model.headerData(col, Qt.Orientation.Horizontal)
+        return metrics.horizontalAdvance(title) + 3 * metrics.horizontalAdvance("M")
+
+    def _fit_columns(self) -> None:
+        """Fit the columns to the first rows of a run; a very long path or title gets at most a third."""
+        limit = self.table.viewport().width() // 3
+        for col in range(self.table_model.columnCount() - 1):  # the last (Note) stretches
+            self.table.resizeColumnToContents(col)
+            width = self.table.columnWidth(col) + 12
+            self.table.setColumnWidth(col, max(self._header_width(col), min(width, limit)))
 
     def _build_status_bar(self) -> None:
         self.progress_label = QLabel()
@@ -324,7 +336,10 @@ class MainWindow(QMainWindow):
         self.progress_label.setText(f"0 / {total} files")
 
     def _rows_ready(self, rows: list[TrackRow]) -> None:
+        first_batch = self.table_model.rowCount() == 0
         self.table_model.append_rows(rows)
+        if first_batch:
+            self._fit_columns()
         self._done += len(rows)
         self.progress.setValue(self._done)
         elapsed = time.monotonic() - self._started
