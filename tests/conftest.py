@@ -126,10 +126,10 @@ def run_cli(genre_model, capsys, monkeypatch):
 
     original = GenreModel.load.__func__
 
-    def load(cls, name_or_path: str = "default", threads=None):
+    def load(cls, name_or_path: str = "default", *args, **kwargs):
         if name_or_path in ("default", test_model_name()):
             return genre_model
-        return original(cls, name_or_path, threads)
+        return original(cls, name_or_path, *args, **kwargs)
 
     monkeypatch.setattr(GenreModel, "load", classmethod(load))
 
