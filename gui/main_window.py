@@ -168,6 +168,7 @@ class MainWindow(QMainWindow):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keeps a path's file name in view
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked |
                                    QAbstractItemView.EditTrigger.EditKeyPressed)
         self.table.verticalHeader().hide()
@@ -178,6 +179,9 @@ class MainWindow(QMainWindow):
             act.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)  # Space and letters stay normal elsewhere
             self.table.addAction(act)
         self._size_columns()
+        self._user_sized_columns = False
+        self._fitting = False
+        self.table.horizontalHeader().sectionResized.connect(self._column_resized)
         self.table.selectionModel().currentRowChanged.connect(self._show_current)
         self.table_model.dataChanged.connect(self._refresh_details)
 
@@ -196,6 +200,7 @@ class MainWindow(QMainWindow):
         reject_button.clicked.connect(self.reject_action.trigger)
         write_button.setText("Write Accepted…")
         write_button.clicked.connect(self.write_action.trigger)
+        self.write_action.enabledChanged.connect(write_button.setEnabled)  # looks disabled when it is
         self.summary = QLabel()
         review = QHBoxLayout()
         review.addWidget(accept_button)
@@ -243,15 +248,36 @@ class MainWindow(QMainWindow):
         """Room for a column's title plus the sort arrow and margins, so no title is clipped."""
         metrics = self.fontMetrics()
         title = self.table_model.headerData(col, Qt.Orientation.Horizontal)
-        return metrics.horizontalAdvance(title) + 3 * metrics.horizontalAdvance("M")
+        return metrics.horizontalAdvance(title) + 2 * metrics.horizontalAdvance("M")
 
     def _fit_columns(self) -> None:
-        """Fit the columns to the first rows of a run; a very long path or title gets at most a third."""
-        limit = self.table.viewport().width() // 3
+        """Fit the columns to the rows so far, unless the user sized them, without a horizontal scroll bar.
+
+        When everything does not fit, the free-text columns (file, artist, title) give up width in
+        proportion; their text is elided in the middle and the full value is in the tooltip.
+        """
+        if self._user_sized_columns:
+            return
+        em = self.fontMetrics().horizontalAdvance("M")
+        self._fitting = True
+        widths = {}
         for col in range(self.table_model.columnCount() - 1):  # the last (Note) stretches
             self.table.resizeColumnToContents(col)
-            width = self.table.columnWidth(col) + 12
-            self.table.setColumnWidth(col, max(self._header_width(col), min(width, limit)))
+            widths[col] = max(self._header_width(col), self.table.columnWidth(col) + em)
+        overflow = sum(widths.values()) + 8 * em - self.table.viewport().width()
+        shrinkable = {c: widths[c] - self._header_width(c) for c in (COL_FILE, COL_ARTIST, COL_TITLE)}
+        if overflow > 0 and sum(shrinkable.values()) > 0:
+            share = min(1.0, overflow / sum(shrinkable.values()))
+            for col, spare in shrinkable.items():
+                widths[col] -= int(spare * share)
+        for col, width in widths.items():
+            self.table.setColumnWidth(col, width)
+        self._fitting = False
+
+    def _column_resized(self, column: int) -> None:
+        # The last column follows the window's width; only a drag of another one is the user's choice.
+        if not self._fitting and column != COL_NOTE and self.table_model.rowCount():
+            self._user_sized_columns = True
 
     def _build_status_bar(self) -> None:
         self.progress_label = QLabel()
@@ -301,6 +327,7 @@ class MainWindow(QMainWindow):
         self.worker.failed.connect(lambda message: self.show_error("Cannot analyse the folder", message))
         self.worker.done.connect(self._run_done)
         self._total = self._done = 0
+        self.statusBar().showMessage(f"Analysing {folder}…")
         self._set_busy("Loading the model…" if model is None else "Looking for audio files…")
         self.worker.start()
 
@@ -345,7 +372,7 @@ class MainWindow(QMainWindow):
         elapsed = time.monotonic() - self._started
         rate = self._done / elapsed if elapsed > 0 else 0.0
         text = f"{self._done} / {self._total} files"
-        if rate > 0:
+        if elapsed > 3 and self._done >= 3:  # earlier estimates swing too much to be useful
             left = (self._total - self._done) / rate
             text += f" · {rate:.1f} files/s · {_duration(left)} left"
         self.progress_label.setText(text)
@@ -358,6 +385,7 @@ class MainWindow(QMainWindow):
         self.worker.deleteLater()
         self.worker = None
         self._set_busy(None)
+        self._fit_columns()
         if self._pending_open is not None:
             folder, rescan = self._pending_open
             self._pending_open = None

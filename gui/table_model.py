@@ -22,8 +22,9 @@ from tagger.writer import FileStamp
 NEW, SAME, DIFFERS, UNCERTAIN, ERROR, WRITTEN = "new", "same as current", "differs", "uncertain", "error", "written"
 STATUSES = (NEW, SAME, DIFFERS, UNCERTAIN, ERROR, WRITTEN)
 
-COLUMNS = ("File", "Artist", "Title", "Current genre", "Suggested genre", "Confidence", "Status", "Accept", "Note")
-(COL_FILE, COL_ARTIST, COL_TITLE, COL_CURRENT, COL_SUGGESTED, COL_CONFIDENCE, COL_STATUS, COL_ACCEPT,
+# The accept checkbox comes first: it is what the review is about, and stays in view however wide the rest.
+COLUMNS = ("Accept", "File", "Artist", "Title", "Current genre", "Suggested genre", "Confidence", "Status", "Note")
+(COL_ACCEPT, COL_FILE, COL_ARTIST, COL_TITLE, COL_CURRENT, COL_SUGGESTED, COL_CONFIDENCE, COL_STATUS,
  COL_NOTE) = range(len(COLUMNS))
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
