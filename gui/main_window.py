@@ -124,6 +124,9 @@ class MainWindow(QMainWindow):
         # Tools: "Train from my labels" (training code, added separately) belongs here, beside Settings.
         self.tools_menu = self.menuBar().addMenu("&Tools")
         self.tools_menu.addAction(self.settings_action)
+        from tagger.gui.train_dialog import add_train_action
+
+        add_train_action(self)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self.about_action)
 

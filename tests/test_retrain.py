@@ -9,6 +9,7 @@ the shipped model is not needed), few epochs.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before pytest-qt creates the QApplication
 
 from audio import make_track  # noqa: E402
 
@@ -290,3 +292,55 @@ def test_corrupt_base_model_is_a_clear_error(base_model, tmp_path, capsys):
     code, _, err = train_cli("retrain", tmp_path / "lib", "--name", "X", "--from-tags", "--base", broken,
                              capsys=capsys)
     assert code == 2 and "not a loadable genre model" in err and len(err.strip().splitlines()) == 1
+
+
+# -- the window's "Train from My Labels" dialog --------------------------------------------------
+def test_train_dialog_trains_in_a_thread_and_shows_per_genre_accuracy(qtbot, base_model, tmp_path):
+    pytest.importorskip("PySide6")
+    from tagger.gui.train_dialog import TrainDialog, result_text
+    from tagger.model import user_models_dir
+
+    make_library(tmp_path / "lib", per_genre=4)
+    dialog = TrainDialog(tmp_path / "lib")
+    qtbot.addWidget(dialog)
+    dialog.name_edit.setText("Dialog Model")
+    dialog.base_combo.addItem(str(base_model))
+    dialog.base_combo.setCurrentText(str(base_model))
+    with qtbot.waitSignal(dialog.trained, timeout=120_000) as signal:
+        dialog.train_button.click()
+        assert not dialog.train_button.isEnabled() and dialog.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: dialog.worker is None, timeout=10_000)
+    result = signal.args[0]
+    assert (user_models_dir() / "Dialog Model" / "model.keras").is_file()
+    text = result_text(result)
+    assert "Calm Stuff" in text and "Low End" in text and "%" in text
+    assert dialog.train_button.isEnabled()
+
+
+def test_train_dialog_reports_bad_input(qtbot, base_model, tmp_path):
+    pytest.importorskip("PySide6")
+    from tagger.gui.train_dialog import TrainDialog
+
+    make_library(tmp_path / "lib", per_genre=2, tagged=False)
+    dialog = TrainDialog(tmp_path / "lib")
+    qtbot.addWidget(dialog)
+    dialog.name_edit.setText("Nothing")
+    dialog.base_combo.addItem(str(base_model))
+    dialog.base_combo.setCurrentText(str(base_model))
+    with qtbot.waitSignal(dialog.run_ended, timeout=60_000) as signal:
+        dialog.train_button.click()
+    assert signal.args == [False]
+    assert "no files with a genre tag" in dialog.log_view.toPlainText()
+    assert dialog.stage_label.text() == "Not trained" and dialog.train_button.isEnabled()
+
+
+def test_main_window_tools_menu_has_the_train_action(qtbot, tmp_path):
+    pytest.importorskip("PySide6")
+    from PySide6.QtCore import QSettings
+
+    from tagger.gui.main_window import MainWindow
+    from tagger.state import State
+
+    window = MainWindow(State(), QSettings(str(tmp_path / "gui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    assert window.train_action in window.tools_menu.actions()
