@@ -86,9 +86,14 @@ def choose_status(decision: Decision, existing: list[str], new: list[str], polic
         return "uncertain", f"confidence {decision.confidence:.2f} below {policy.min_confidence:.2f}: not written"
     if existing and not policy.overwrite:
         return "kept-existing", "has a genre already (use --overwrite to replace it)"
-    if [genre_key(g) for g in existing] == [genre_key(g) for g in new]:
+    if _genre_keys(existing) == _genre_keys(new):
         return "unchanged", "genre already as predicted"
     return ("would-tag", "dry run: nothing written") if policy.dry_run else ("tagged", "")
+
+
+def _genre_keys(values: list[str]) -> list[str]:
+    # An ID3v2.3 tag holds several genres as one "Rock/Jazz" value.
+    return [genre_key(part) for value in values for part in value.split("/")]
 
 
 class BatchRun:

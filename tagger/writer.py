@@ -9,6 +9,7 @@ as before or exactly as after.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import stat
@@ -90,7 +91,7 @@ def replace_genre_fields(path: Path, new: Snapshot, expected: FileStamp | None =
     except TagError as exc:
         raise WriteError(str(exc)) from None
     _remove_stale_copies(target)
-    temp = target.with_name(f".{target.name}.tagger-{os.getpid()}.tmp")
+    temp = _copy_path(target, os.getpid())
     try:
         shutil.copy2(target, temp)
         write_snapshot(temp, new)
@@ -128,16 +129,19 @@ def _verify(temp: Path, new: Snapshot, length: float) -> None:
         raise WriteError("written copy failed its check (audio length changed): file unchanged")
 
 
+def _copy_path(target: Path, pid: int) -> Path:
+    """Hidden name of the checked copy: short whatever the file's name, so it always fits NAME_MAX."""
+    key = hashlib.sha1(os.fsencode(target.name)).hexdigest()[:12]
+    return target.with_name(f".tagger-{key}-{pid}.tmp")
+
+
 def _remove_stale_copies(target: Path) -> None:
     """Delete checked copies left beside ``target`` by a tagger process that was killed."""
-    for leftover in target.parent.glob(f".{glob_escape(target.name)}.tagger-*.tmp"):
-        pid = leftover.name.rsplit(".tagger-", 1)[1].removesuffix(".tmp")
+    stem = _copy_path(target, 0).name.removesuffix("-0.tmp")
+    for leftover in target.parent.glob(f"{stem}-*.tmp"):
+        pid = leftover.name.removeprefix(stem + "-").removesuffix(".tmp")
         if pid.isdigit() and not _alive(int(pid)):
             _remove(leftover)
-
-
-def glob_escape(name: str) -> str:
-    return "".join(f"[{c}]" if c in "*?[]" else c for c in name)
 
 
 def _alive(pid: int) -> bool:

@@ -110,15 +110,11 @@ def test_non_utf8_name_round_trip_through_report_and_undo(tmp_path, run_cli):
     assert read_genres(path) == []
 
 
-@pytest.mark.xfail(strict=True, reason="design question for the writer: the checked copy is named "
-                   "'.NAME.tagger-PID.tmp', longer than NAME_MAX for names over ~235 bytes, so such "
-                   "files can never be tagged (they are reported and left unchanged)")
 def test_very_long_file_name_is_tagged(tmp_path, run_cli):
     root = tmp_path / "lib"
+    root.mkdir()
     path = make_track(root / ("L" * 240 + ".flac"), seconds=5, channels=1)
-    before = file_hash(path)
     result = run_cli(root, *ANY)
-    assert file_hash(path) != before or result.code == 0  # never damaged either way
     assert result.code == 0, result.err
     assert read_genres(path)
 
