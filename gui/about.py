@@ -11,15 +11,15 @@ from tagger.model import GenreModel
 
 
 def card_accuracy_lines(card_path: Path) -> list[str]:
-    """Lines of a model card (MODEL_CARD.md) that state an accuracy, without Markdown markup."""
+    """Lines of a model card (MODEL_CARD.md) that state an accuracy figure, without Markdown markup."""
     try:
         text = card_path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return []
     lines = []
     for line in text.splitlines():
-        if "accura" not in line.casefold():
-            continue
+        if "accura" not in line.casefold() or not re.search(r"\d", line):
+            continue  # prose that mentions accuracy without a figure is no summary
         plain = re.sub(r"[*_`#>]", "", line).strip()
         if plain.startswith("|"):  # a table row: keep its cells, readable on one line
             plain = " · ".join(cell.strip() for cell in plain.strip("|").split("|") if cell.strip())

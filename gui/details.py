@@ -139,7 +139,9 @@ class DetailsPane(QWidget):
         timeline_layout.addWidget(self.timeline_caption)
         timeline_layout.addWidget(self.legend)
 
-        self.info = QFormLayout()
+        self.info_widget = QWidget()
+        self.info = QFormLayout(self.info_widget)
+        self.info.setContentsMargins(0, 0, 0, 0)
         self.info_current = QLabel()
         self.info_status = QLabel()
         self.info_status.setWordWrap(True)
@@ -149,7 +151,7 @@ class DetailsPane(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(header)
         layout.addWidget(self.subtitle)
-        layout.addLayout(self.info)
+        layout.addWidget(self.info_widget)
         layout.addWidget(top_box)
         layout.addWidget(timeline_box)
         layout.addStretch(1)
@@ -165,6 +167,7 @@ class DetailsPane(QWidget):
         self._stop()
         self._path = row.path if row else None
         self.play_button.setEnabled(row is not None)
+        self.info_widget.setVisible(row is not None)
         if row is None:
             self.title.setText("No track selected")
             self.subtitle.setText("Select a row to see why the model suggests its genre.")

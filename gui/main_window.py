@@ -265,9 +265,9 @@ class MainWindow(QMainWindow):
         self._fitting = True
         widths = {}
         for col in range(self.table_model.columnCount() - 1):  # the last (Note) stretches
-            self.table.resizeColumnToContents(col)
-            widths[col] = max(self._header_width(col), self.table.columnWidth(col) + em)
-        overflow = sum(widths.values()) + 8 * em - self.table.viewport().width()
+            widths[col] = max(self._header_width(col), self.table.sizeHintForColumn(col) + em)
+        note = min(max(6 * em, self.table.sizeHintForColumn(COL_NOTE) + em), self.table.viewport().width() // 4)
+        overflow = sum(widths.values()) + note - self.table.viewport().width()
         shrinkable = {c: widths[c] - self._header_width(c) for c in (COL_FILE, COL_ARTIST, COL_TITLE)}
         if overflow > 0 and sum(shrinkable.values()) > 0:
             share = min(1.0, overflow / sum(shrinkable.values()))
@@ -322,6 +322,7 @@ class MainWindow(QMainWindow):
         self.table_model.clear()
         self.details.show_row(None)
         self.stack.setCurrentIndex(1)
+        self.table.setFocus()  # arrows, Space and Ctrl+S work at once
         model = self.model if self._model_name == self.config["model"] else None
         self.worker = ClassifyWorker(folder, self.config, self.state, model, rescan, self)
         self.worker.model_ready.connect(self.set_model)
@@ -433,7 +434,7 @@ class MainWindow(QMainWindow):
         rows = self.table_model.rows()
         accepted = sum(r.accepted for r in rows)
         errors = sum(r.status == ERROR for r in rows)
-        self.summary.setText(f"{len(rows)} files · {accepted} accepted" + (f" · {errors} errors" if errors else ""))
+        self.summary.setText(f"{len(rows)} file{'s' * (len(rows) != 1)} · {accepted} accepted" + (f" · {errors} errors" if errors else ""))
 
     def _show_current(self, current: QModelIndex, _previous: QModelIndex = QModelIndex()) -> None:
         self.details.show_row(current.data(ROW_ROLE) if current.isValid() else None)
@@ -548,7 +549,7 @@ class MainWindow(QMainWindow):
             return Config()
 
     def edit_settings(self) -> None:
-        dialog = SettingsDialog(self.config, self)
+        dialog = SettingsDialog(self.config, self, self.model.settings.min_confidence if self.model else None)
         if dialog.exec() == SettingsDialog.DialogCode.Accepted:
             self.apply_settings(dialog.result_config())
 

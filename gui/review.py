@@ -59,7 +59,7 @@ def row_from_outcome(outcome: FileOutcome, folder: Path, model: GenreModel, poli
     row.below_threshold = outcome.decision.confidence < policy.min_confidence
     row.refresh_status()
     if row.below_threshold:
-        row.message = f"confidence below the {policy.min_confidence:.0%} threshold"
+        row.message = f"below {policy.min_confidence:.0%}"
     row.accepted = row.status == NEW or (row.status == "differs" and policy.overwrite)
     return row
 

@@ -16,10 +16,12 @@ from tagger.model import list_model_names
 class SettingsDialog(QDialog):
     """Model, minimum confidence, keep/overwrite, workers, keep mtime and the genre-name map.
 
+    ``model_threshold`` is the loaded model's own minimum confidence, shown while it is in force.
     :meth:`result_config` gives the edited copy; the caller saves it.
     """
 
-    def __init__(self, config: Config, parent: QWidget | None = None) -> None:
+    def __init__(self, config: Config, parent: QWidget | None = None,
+                 model_threshold: float | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self._config = copy.deepcopy(config)
@@ -36,7 +38,9 @@ class SettingsDialog(QDialog):
         self.min_confidence.setDecimals(2)
         self.use_model_threshold.toggled.connect(lambda on: self.min_confidence.setEnabled(not on))
         self.use_model_threshold.setChecked(config["min_confidence"] is None)
-        self.min_confidence.setValue(config["min_confidence"] or 0.0)
+        # With the model's threshold in force, show its value rather than a meaningless 0.
+        shown = config["min_confidence"] if config["min_confidence"] is not None else model_threshold
+        self.min_confidence.setValue(shown or 0.0)
         self.min_confidence.setEnabled(config["min_confidence"] is not None)
         threshold = QHBoxLayout()
         threshold.addWidget(self.min_confidence)

@@ -23,7 +23,10 @@ NEW, SAME, DIFFERS, UNCERTAIN, ERROR, WRITTEN = "new", "same as current", "diffe
 STATUSES = (NEW, SAME, DIFFERS, UNCERTAIN, ERROR, WRITTEN)
 
 # The accept checkbox comes first: it is what the review is about, and stays in view however wide the rest.
-COLUMNS = ("Accept", "File", "Artist", "Title", "Current genre", "Suggested genre", "Confidence", "Status", "Note")
+COLUMNS = ("Accept", "File", "Artist", "Title", "Current", "Suggested", "Confidence", "Status", "Note")
+_HEADER_TIPS = ("Write this row's suggestion (Space toggles)", "Path inside the library", "", "",
+                "Genre in the file's tags now", "Genre to write; double-click to correct it",
+                "The model's probability for its suggestion", "", "Why a file is uncertain, failed or was written")
 (COL_ACCEPT, COL_FILE, COL_ARTIST, COL_TITLE, COL_CURRENT, COL_SUGGESTED, COL_CONFIDENCE, COL_STATUS,
  COL_NOTE) = range(len(COLUMNS))
 
@@ -118,6 +121,8 @@ class TrackTableModel(QAbstractTableModel):
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return _HEADER_TIPS[section] or None
         return None
 
     def row(self, row: int) -> TrackRow:
