@@ -254,6 +254,27 @@ def test_cli_from_reviews_skips_unreadable_files_and_caches_embeddings(base_mode
     assert f"({len(truth) - len(broken)} embeddings cached)" in out
 
 
+def test_fine_tune_trains_the_last_block_too(base_model, tmp_path, capsys):
+    import keras
+
+    from tagger.training.embeddings import feature_model
+    from tagger.training.retrain import last_block_layers
+
+    make_library(tmp_path / "lib", per_genre=4)
+    code, out, err = train_cli("retrain", tmp_path / "lib", "--name", "Tuned", "--from-tags", "--base", base_model,
+                               "--epochs", "5", "--fine-tune", "--quiet", capsys=capsys)
+    assert code == 0, err
+    from tagger.model import user_models_dir
+
+    base = keras.saving.load_model(base_model / "model.keras", safe_mode=True, compile=False)
+    tuned = keras.saving.load_model(user_models_dir() / "Tuned" / "model.keras", safe_mode=True, compile=False)
+    last = last_block_layers(feature_model(base))[0]
+    kept = {layer.name for layer in tuned.layers}
+    changed = [layer.name for layer in base.layers if layer.get_weights() and layer.name in kept and not all(
+        np.array_equal(a, b) for a, b in zip(layer.get_weights(), tuned.get_layer(layer.name).get_weights()))]
+    assert changed == [last.name]  # only the last block moved; the rest of the base stayed frozen
+
+
 @pytest.mark.parametrize("case", ["no labels", "one genre", "one genre after dropping", "all unreadable"])
 def test_bad_input_is_one_line_and_exit_2(case, base_model, tmp_path, capsys):
     library = tmp_path / "lib"

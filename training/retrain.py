@@ -248,10 +248,14 @@ class Head:
 
     layers: list
     dense: object
+    logits: object = None
 
     def apply(self, tensor):
+        """Apply the head to a tensor; ``self.logits`` is then the Dense output of this application."""
         for layer in self.layers:
             tensor = layer(tensor)
+            if layer is self.dense:
+                self.logits = tensor
         return tensor
 
 
@@ -307,9 +311,10 @@ def fine_tune(full, base_keras, mels: np.ndarray, labels: np.ndarray, weights: n
     from tagger.training.embeddings import feature_model
 
     keras.utils.set_random_seed(seed + 1)
+    last_block = last_block_layers(feature_model(base_keras))  # before freezing: it looks at trainable weights
     for layer in base_keras.layers:
         layer.trainable = False
-    for layer in last_block_layers(feature_model(base_keras)):
+    for layer in last_block:
         layer.trainable = True
     full.compile(optimizer=keras.optimizers.Adam(FINE_TUNE_LEARNING_RATE),
                  loss=keras.losses.SparseCategoricalCrossentropy(), weighted_metrics=["accuracy"])
@@ -511,7 +516,7 @@ def window_logits(full, head: Head, embeddings, mels, indices, fine_tuned: bool)
     import keras
 
     if fine_tuned:
-        logit_model = keras.Model(full.input, head.dense.output)
+        logit_model = keras.Model(full.input, head.logits)  # the Dense output inside the full model
         return [np.asarray(logit_model(mels[i], training=False), dtype=np.float64) for i in indices]
     inputs = keras.Input((embeddings[0].shape[1],))
     x = inputs
