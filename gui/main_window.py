@@ -367,9 +367,10 @@ class MainWindow(QMainWindow):
         self.progress_label.setText(f"0 / {total} files")
 
     def _rows_ready(self, rows: list[TrackRow]) -> None:
-        first_batch = self.table_model.rowCount() == 0
+        before = self.table_model.rowCount()
         self.table_model.append_rows(rows)
-        if first_batch:
+        # Refit as the first rows come in (the first batch alone can be a handful of short names).
+        if any(before < n <= self.table_model.rowCount() for n in (1, 20, 100)):
             self._fit_columns()
         self._done += len(rows)
         self.progress.setValue(self._done)
