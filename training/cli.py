@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 COMMANDS = (
     "tagger.training.fit",
+    "tagger.training.evaluate",
     "tagger.training.retrain",
     "tagger.training.list_models",
     "tagger.training.delete_model",

@@ -1,0 +1,117 @@
+"""``tagger-train evaluate MODEL DATA_DIR``: score a model on labelled tracks as the tagger would.
+
+Prints track-level accuracy (95% Wilson interval), genre-balanced accuracy
+(95% bootstrap interval), top-3, expected calibration error, per-genre recall
+and the confusion matrix, next to the window-level (chunk) accuracy of the
+same predictions; writes a confusion-matrix PNG and a reliability diagram.
+Figures are honest only on tracks the model was not trained on: see the
+model's MODEL_CARD.md for which those are.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from tagger.decode import decode_track
+from tagger.features import track_windows
+from tagger.model import GenreModel
+from tagger.training import card, metrics
+from tagger.training.dataset import DatasetError, list_tracks, select
+from tagger.training.fit import EVAL_KINDS, Evaluation
+
+NAME = "evaluate"
+HELP = "score a model on DATA_DIR/<genre>/ tracks: accuracy with intervals, calibration, plots"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="MODEL", help="model name or folder")
+    parser.add_argument("data_dir", type=Path, metavar="DATA_DIR", help="folder with one subfolder of audio per genre")
+    parser.add_argument("--split", choices=("valid", "train", "all"), default="valid",
+                        help="manifest split to score (default valid; data without a manifest is all train)")
+    parser.add_argument("--plots", type=Path, default=Path("evaluation"), metavar="DIR",
+                        help="folder for confusion.png and reliability.png (default ./evaluation)")
+
+
+def score_tracks(model: GenreModel, paths: Sequence[Path]) -> list[np.ndarray]:
+    """Window probabilities, (n_windows, n_genres), of each track."""
+    features = model.settings.features
+    return [model.predict(track_windows(decode_track(p, features), features).mels) for p in paths]
+
+
+def plot_confusion(matrix: np.ndarray, genres: Sequence[str], path: Path) -> None:
+    """Confusion matrix PNG, rows true genre, columns predicted, counts in the cells."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(genres)), genres, rotation=45, ha="right")
+    ax.set_yticks(range(len(genres)), genres)
+    for (r, c), v in np.ndenumerate(matrix):
+        if v:
+            ax.text(c, r, str(v), ha="center", va="center", color="white" if v > matrix.max() / 2 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_reliability(labels: np.ndarray, probs: np.ndarray, path: Path, n_bins: int = 10) -> None:
+    """Reliability diagram PNG: accuracy against top-1 confidence per bin, with bin counts."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == labels
+    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
+    centres = (np.arange(n_bins) + 0.5) / n_bins
+    counts = np.bincount(bins, minlength=n_bins)
+    accuracy = np.bincount(bins, weights=correct, minlength=n_bins) / np.maximum(counts, 1)
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
+    ax.bar(centres[counts > 0], accuracy[counts > 0], width=1 / n_bins, edgecolor="black", alpha=0.7,
+           label="track accuracy")
+    for x, a, n in zip(centres, accuracy, counts):
+        if n:
+            ax.text(x, a + 0.02, str(n), ha="center", fontsize=8)
+    ece = metrics.expected_calibration_error(labels, probs, n_bins)
+    ax.set(xlim=(0, 1), ylim=(0, 1.08), xlabel="confidence (top-1 probability)", ylabel="accuracy",
+           title=f"Reliability (ECE {ece:.3f}; numbers = tracks)")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def run(args: argparse.Namespace) -> int:
+    model = GenreModel.load(args.model)
+    genres = list(model.settings.genres)
+    tracks = select(list_tracks(args.data_dir), None if args.split == "all" else [args.split], EVAL_KINDS)
+    tracks = [t for t in tracks if t.genre in genres]
+    if not tracks:
+        raise DatasetError(f"{args.data_dir}: no {args.split} tracks of the model's genres")
+    window_probs = score_tracks(model, [t.path for t in tracks])
+    labels = np.asarray([genres.index(t.genre) for t in tracks])
+    evaluation = Evaluation(labels, np.stack([w.mean(axis=0) for w in window_probs]), [t.path.name for t in tracks])
+    window_labels = np.concatenate([np.full(len(w), y) for w, y in zip(window_probs, labels)])
+    window_hits = np.concatenate(window_probs).argmax(axis=1) == window_labels
+    low, high = metrics.wilson_interval(int(window_hits.sum()), len(window_hits))
+
+    print(f"model {model.name} ({model.path}); {args.split} tracks of {args.data_dir}")
+    print(card.summary_text(genres, evaluation))
+    print(f"window (chunk) accuracy of the same predictions: {window_hits.mean():.1%} "
+          f"(95% Wilson {low:.1%}-{high:.1%}, {len(window_hits)} windows, not independent)")
+    args.plots.mkdir(parents=True, exist_ok=True)
+    matrix = metrics.confusion_matrix(labels, evaluation.probs.argmax(axis=1), len(genres))
+    plot_confusion(matrix, genres, args.plots / "confusion.png")
+    plot_reliability(labels, evaluation.probs, args.plots / "reliability.png")
+    print(f"plots: {args.plots / 'confusion.png'}, {args.plots / 'reliability.png'}")
+    return 0
+
