@@ -548,7 +548,6 @@ def save_model(full, settings: ModelSettings, target: Path, options: RetrainOpti
     staging.mkdir()
     try:
         full.save(staging / MODEL_FILE)
-        export_runtime(staging, full)
         settings.save(staging)
         reloaded = load_keras_model(staging / MODEL_FILE)
         before = np.asarray(full(probe, training=False))
@@ -579,14 +578,9 @@ def save_model(full, settings: ModelSettings, target: Path, options: RetrainOpti
 
 
 def _export_runtime(model_dir: Path, keras_model) -> None:
-    """Write the fast-start runtime copy beside the model when the tagger has one (optional)."""
-    from tagger import model as model_module
-
-    export = getattr(model_module, "export_runtime", None)
-    if export is None:
-        return
+    """Write the LiteRT copy the tagger starts fast with; without it the tagger uses the Keras file."""
     try:
-        export(model_dir, keras_model)
+        export_runtime(model_dir, keras_model)
     except Exception:  # noqa: BLE001 - the copy only speeds start-up; the Keras file is the model
         for stale in model_dir.glob("*.tflite"):
             stale.unlink(missing_ok=True)
