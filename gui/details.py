@@ -225,10 +225,15 @@ class DetailsPane(QWidget):
             self._player = QMediaPlayer(self)
             self._audio = QAudioOutput(self)
             self._player.setAudioOutput(self._audio)
+            self._player.mediaStatusChanged.connect(self._on_media_status)
         if self._player.source() != QUrl.fromLocalFile(str(self._path)):
             self._player.setSource(QUrl.fromLocalFile(str(self._path)))
         self._player.play()
         self.play_button.setText("Pause")
+
+    def _on_media_status(self, status) -> None:
+        if status == QMediaPlayer.MediaStatus.EndOfMedia:
+            self._stop()
 
     def _stop(self) -> None:
         if self._player is not None:

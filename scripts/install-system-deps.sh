@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-cursor0
-          libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 libdbus-1-3 xvfb xauth)
+          libxkbcommon-x11-0 libegl1 libgl1 libpulse0 libfontconfig1 libdbus-1-3 xvfb xauth)
 # --screenshots: also what it takes to look at tagger-gui without a screen: screenshots of the
 # Xvfb screen (ImageMagick's import) and key presses into the window (xdotool).
 [ "${1:-}" = --screenshots ] && packages+=(imagemagick xdotool)
