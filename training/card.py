@@ -45,6 +45,8 @@ class CardFacts:
     architecture : str
     protocol : str
         How the held-out tracks were chosen and what that guarantees.
+    extra : str
+        Markdown table of other protocols and baselines, if any.
     """
 
     title: str
@@ -58,6 +60,7 @@ class CardFacts:
     command: str
     architecture: str
     protocol: str = SPLIT_PROTOCOL
+    extra: str = ""
 
 
 def summary_text(genres: Sequence[str], evaluation) -> str:
@@ -86,6 +89,7 @@ def summary_text(genres: Sequence[str], evaluation) -> str:
 
 def write_card(model_dir: Path, facts: CardFacts) -> Path:
     """Write ``MODEL_CARD.md`` into ``model_dir``; returns its path."""
+    extra = f"## Protocols and baselines side by side\n\n{facts.extra}\n\n" if facts.extra else ""
     text = f"""# {facts.title}
 
 Predicts one of {len(facts.genres)} genres ({", ".join(facts.genres)}) for each 4 s
@@ -118,7 +122,7 @@ of +-6 dB and, for half of the crops, mixing with a second track of the same gen
 {summary_text(facts.genres, facts.evaluation)}
 ```
 
-Published artist-disjoint GTZAN results for comparison: MFCC + SVM 53%, OpenL3 75%,
+{extra}Published artist-disjoint GTZAN results for comparison: MFCC + SVM 53%, OpenL3 75%,
 musicnn 77%, VGGish 78% track accuracy (on all 10 genres; not the same tracks).
 
 ## Rebuild

@@ -72,6 +72,35 @@ def crop(power: np.ndarray, offset: int, frames: int) -> np.ndarray:
     return power[(offset + np.arange(frames)) % len(power)]
 
 
+def random_crop(power: np.ndarray, frames: int, rng: np.random.Generator) -> np.ndarray:
+    """A crop at a random offset: the time-shift augmentation."""
+    span = len(power) - frames if len(power) >= frames else len(power) - 1
+    return crop(power, int(rng.integers(span + 1)), frames)
+
+
+def augmented_crop(power: np.ndarray, partner: np.ndarray, frames: int, rng: np.random.Generator) -> np.ndarray:
+    """Log-Mel crop of ``power`` with random offset and gain, mixed with ``partner`` at random.
+
+    Parameters
+    ----------
+    power, partner : np.ndarray, shape (frames_in_track, n_mels)
+        Mel power of the track and of another track of the same genre.
+    frames : int
+        Crop length, in spectrogram frames.
+    rng : np.random.Generator
+
+    Returns
+    -------
+    np.ndarray, shape (frames, n_mels)
+        ``log10(1 + 10000 * power)`` of the augmented crop, float32.
+    """
+    window = random_crop(power, frames, rng) * 10 ** (rng.uniform(-GAIN_DB, GAIN_DB) / 10)
+    if rng.random() < MIX_PROBABILITY:
+        weight = rng.uniform(0.2, 0.5)
+        window = (1 - weight) * window + weight * random_crop(partner, frames, rng)
+    return np.log10(1.0 + LOG_SCALE * window, dtype=np.float32)
+
+
 class CropSampler(keras.utils.PyDataset):
     """Endless genre-balanced batches of augmented log-Mel crops.
 
@@ -97,16 +126,8 @@ class CropSampler(keras.utils.PyDataset):
 
     def _one(self, rng: np.random.Generator) -> tuple[np.ndarray, int]:
         members = self.by_genre[rng.integers(len(self.by_genre))]
-        first = self.powers[rng.choice(members)]
-        window = self._random_crop(first, rng) * 10 ** (rng.uniform(-GAIN_DB, GAIN_DB) / 10)
-        if rng.random() < MIX_PROBABILITY:
-            weight = rng.uniform(0.2, 0.5)
-            window = (1 - weight) * window + weight * self._random_crop(self.powers[rng.choice(members)], rng)
-        return np.log10(1.0 + LOG_SCALE * window, dtype=np.float32), int(self.labels[members[0]])
-
-    def _random_crop(self, power: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        span = len(power) - self.frames if len(power) >= self.frames else len(power) - 1
-        return crop(power, int(rng.integers(span + 1)), self.frames)
+        first, partner = self.powers[rng.choice(members)], self.powers[rng.choice(members)]
+        return augmented_crop(first, partner, self.frames, rng), int(self.labels[members[0]])
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         # Seeded by (seed, epoch, batch): the same run gives the same crops.
@@ -221,11 +242,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=20, help="training epochs of %d batches (default 20)"
                         % STEPS_PER_EPOCH)
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument("--base", choices=("cnn", "musicnn"), default="cnn",
+                        help="cnn: train the small CNN from scratch; musicnn: a new head on musicnn's MSD CNN")
+    parser.add_argument("--checkpoint", type=Path, metavar="DIR",
+                        help="musicnn/MSD_musicnn folder of the musicnn package (for --base musicnn)")
+    parser.add_argument("--cache", type=Path, metavar="FILE",
+                        help="with --base musicnn: .npz file to reuse / store the window embeddings")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.epochs < 1:
         raise DatasetError("--epochs must be at least 1")
+    if args.base == "musicnn":
+        if args.checkpoint is None:
+            raise DatasetError("--base musicnn needs --checkpoint DIR (see training/musicnn_port.py)")
+        from tagger.training import transfer
+
+        return transfer.run(args)
     started = time.perf_counter()
     settings = FeatureSettings()
     tracks = list_tracks(args.data_dir)
