@@ -106,7 +106,7 @@ class _LiteRtRuntime:
             self._output = self._interpreter.get_output_details()[0]
             shape = [self.BATCH, *self._input["shape"][1:]]
             self._interpreter.resize_tensor_input(self._input["index"], shape)
-            with _native_stderr_silenced():  # LiteRT announces its CPU delegate on the first call
+            with native_stderr_silenced():  # LiteRT announces its CPU delegate on the first call
                 self._interpreter.allocate_tensors()
                 self._interpreter.invoke()
         except (ValueError, RuntimeError) as exc:
@@ -241,13 +241,13 @@ def export_runtime(model_dir: Path, keras_model=None) -> Path:
     target = model_dir / RUNTIME_PATTERN.format(_sha256(keras_file)[:16])
     for stale in model_dir.glob(RUNTIME_PATTERN.format("*")):
         stale.unlink()
-    with contextlib.redirect_stdout(io.StringIO()), _native_stderr_silenced():
+    with contextlib.redirect_stdout(io.StringIO()), native_stderr_silenced():
         keras_model.export(str(target), format="litert")
     return target
 
 
 @contextlib.contextmanager
-def _native_stderr_silenced():
+def native_stderr_silenced():
     """Hide what TensorFlow's C++ start-up prints on file descriptor 2 (log noise, not errors)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.stderr.flush()
@@ -264,7 +264,7 @@ def _native_stderr_silenced():
 
 def load_keras_model(path: Path, threads: int | None = None):
     """Load a ``.keras`` file in safe mode, with a user-facing error when that fails."""
-    with _native_stderr_silenced():
+    with native_stderr_silenced():
         import keras
         import tensorflow as tf
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 from collections.abc import Sequence
 
@@ -46,7 +45,10 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``tagger-train`` subcommand; errors are one line on stderr and exit status 2."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from tagger.model import native_stderr_silenced
+
+    with native_stderr_silenced():
+        import tensorflow  # noqa: F401 - imported here so its start-up chatter stays off the terminal
     try:
         args = build_parser().parse_args(argv)
         return int(args.run(args) or 0)
