@@ -130,7 +130,7 @@ musicnn 77%, VGGish 78% track accuracy (on all 10 genres; not the same tracks).
 Trained in {facts.minutes:.1f} min on 2 CPU cores ({facts.n_params:,} parameters):
 
 ```
-nice -n 10 {facts.command}
+{facts.command}
 ```
 """
     path = Path(model_dir) / CARD_FILE
