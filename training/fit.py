@@ -286,7 +286,7 @@ def run(args: argparse.Namespace) -> int:
     card.write_card(args.out, card.CardFacts(
         title="Small CNN genre model", genres=genres, evaluation=evaluation, temperature=temperature,
         min_confidence=min_confidence, n_train=len(train), minutes=minutes,
-        n_params=model.count_params(), command=f"tagger-train fit {args.data_dir} --out {args.out} "
+        n_params=model.count_params(), command=f"nice -n 10 tagger-train fit {args.data_dir} --out {args.out} "
                                               f"--epochs {args.epochs} --seed {args.seed}",
         architecture=architecture_text(model)))
     print(card.summary_text(genres, evaluation))
