@@ -111,22 +111,43 @@ class Embedded:
     crops: list[np.ndarray]
 
 
-def embed_tracks(model: keras.Model, tracks: Sequence[LabelledTrack], folds: np.ndarray,
-                 settings: FeatureSettings, seed: int) -> Embedded:
-    """Embed each track's tagger windows and its augmented crops (partners from the same genre, list and fold)."""
+def track_inputs(tracks: Sequence[LabelledTrack], folds: np.ndarray, settings: FeatureSettings, seed: int,
+                 crops_per_track: int = CROPS_PER_TRACK) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each track's tagger windows and its augmented crops (partners from the same genre, list and fold).
+
+    Returns
+    -------
+    list of (windows, crops)
+        Per track, log-Mel arrays of shape (n_windows, frames, n_mels) and
+        (crops_per_track, frames, n_mels), float32.
+    """
     rng = np.random.default_rng(seed)
     powers = [mel_power(t, settings) for t in tracks]
-    windows, crops = [], []
+    out = []
     for i, track in enumerate(tracks):
         mels = track_windows(decode_track(track.path, settings), settings).mels
         partners = [j for j, t in enumerate(tracks)
                     if t.genre == track.genre and t.split == track.split and folds[j] == folds[i]]
         augmented = np.stack([augmented_crop(powers[i], powers[rng.choice(partners)], settings.window_frames, rng)
-                              for _ in range(CROPS_PER_TRACK)])
+                              for _ in range(crops_per_track)])
+        out.append((mels, augmented))
+    return out
+
+
+def embed_inputs(model: keras.Model, inputs: Sequence[tuple[np.ndarray, np.ndarray]]) -> Embedded:
+    """Embeddings of each track's windows and crops, as made by :func:`track_inputs`."""
+    windows, crops = [], []
+    for mels, augmented in inputs:
         both = embed(model, np.concatenate([mels, augmented]))
         windows.append(both[:len(mels)])
         crops.append(both[len(mels):])
     return Embedded(windows, crops)
+
+
+def embed_tracks(model: keras.Model, tracks: Sequence[LabelledTrack], folds: np.ndarray,
+                 settings: FeatureSettings, seed: int) -> Embedded:
+    """Embed each track's tagger windows and its augmented crops (see :func:`track_inputs`)."""
+    return embed_inputs(model, track_inputs(tracks, folds, settings, seed))
 
 
 def save_embeddings(path: Path, data: Embedded, tracks: Sequence[LabelledTrack]) -> None:
@@ -326,19 +347,27 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+TABLE_HEADER = ("| protocol / model | tracks | accuracy (95% Wilson) | genre-balanced (95% bootstrap) | top-3 balanced |",
+                "|---|---|---|---|---|")
+
+
+def table_row(name: str, labels: np.ndarray, probs: np.ndarray) -> str:
+    """One row of the protocols table: track accuracy, genre-balanced accuracy with intervals, top-3."""
+    hits = metrics.top_k_hits(labels, probs)
+    low, high = metrics.wilson_interval(int(hits.sum()), len(hits))
+    blow, bhigh = metrics.bootstrap_interval(labels, probs)
+    return (f"| {name} | {len(labels)} | {hits.mean():.1%} ({low:.1%}-{high:.1%}) | "
+            f"{metrics.balanced_accuracy(labels, probs):.1%} ({blow:.1%}-{bhigh:.1%}) | "
+            f"{metrics.balanced_accuracy(labels, probs, 3):.1%} |")
+
+
 def comparison_text(genres: Sequence[str], cv_eval: Evaluation, valid_eval: Evaluation, cv_labels: np.ndarray,
                     baselines: dict[str, np.ndarray], cv_idx: np.ndarray, chunk_accuracy: float) -> str:
     """Protocols and baselines side by side, as plain text."""
-    lines = ["| protocol / model | tracks | accuracy (95% Wilson) | genre-balanced (95% bootstrap) | top-3 balanced |",
-             "|---|---|---|---|---|"]
+    lines = list(TABLE_HEADER)
 
     def row(name: str, labels: np.ndarray, probs: np.ndarray) -> None:
-        hits = metrics.top_k_hits(labels, probs)
-        low, high = metrics.wilson_interval(int(hits.sum()), len(hits))
-        blow, bhigh = metrics.bootstrap_interval(labels, probs)
-        lines.append(f"| {name} | {len(labels)} | {hits.mean():.1%} ({low:.1%}-{high:.1%}) | "
-                     f"{metrics.balanced_accuracy(labels, probs):.1%} ({blow:.1%}-{bhigh:.1%}) | "
-                     f"{metrics.balanced_accuracy(labels, probs, 3):.1%} |")
+        lines.append(table_row(name, labels, probs))
 
     row("contiguous-id 5-fold CV, musicnn + dense head", cv_eval.labels, cv_eval.probs)
     for name, probs in baselines.items():
