@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 COMMANDS = (
     "tagger.training.fit",
+    "tagger.training.distil",
     "tagger.training.evaluate",
     "tagger.training.retrain",
     "tagger.training.list_models",
