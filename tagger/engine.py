@@ -29,7 +29,8 @@ SILENCE_LEVEL = 0.01
 # Seconds one file may take to decode and featurize: far beyond any healthy file (15 short spans).
 DECODE_TIMEOUT = 120.0
 
-# Windows per model call: large enough to amortise the call, small enough to keep latency low.
+# Most windows per model call; fewer go through whenever the decoders have nothing new, so the
+# first results come at once and the model never waits for a batch to fill.
 BATCH_WINDOWS = 256
 
 
@@ -127,9 +128,10 @@ class Classifier:
                     in_flight[pool.submit(featurize_timed, path)] = path
                 if not in_flight and not ready:
                     return
+                done = ()
                 if in_flight:
-                    # Wait for a file only when there are not yet enough windows for a full batch.
-                    timeout = 0 if ready_windows >= BATCH_WINDOWS else self._next_deadline(in_flight, started)
+                    # Block only when there is nothing to score: otherwise the model works while files decode.
+                    timeout = 0 if ready else self._next_deadline(in_flight, started)
                     done, _ = wait(in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
                     for future in done:
                         path = in_flight.pop(future)
@@ -138,7 +140,7 @@ class Classifier:
                             ready.append((path, windows))
                             ready_windows += len(windows.mels)
                     yield from self._expire(in_flight, started)
-                if ready and (ready_windows >= BATCH_WINDOWS or not in_flight):
+                if ready and (ready_windows >= BATCH_WINDOWS or not done or not in_flight):
                     yield from self._score(ready)
                     ready, ready_windows = [], 0
         finally:
