@@ -135,6 +135,7 @@ class Classifier:
                     done, _ = wait(in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
                     for future in done:
                         path = in_flight.pop(future)
+                        started.pop(path, None)
                         windows = yield from self._collect(path, future)
                         if windows is not None:
                             ready.append((path, windows))
@@ -169,6 +170,7 @@ class Classifier:
         for future, path in list(in_flight.items()):
             if path in started and now - started[path] > self.timeout and not future.done():
                 del in_flight[future]
+                del started[path]
                 self.abandoned += 1
                 yield Classification(path, None, error=f"decoding took longer than {self.timeout:g} s: skipped")
 
