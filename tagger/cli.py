@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
@@ -207,7 +208,8 @@ def tag_folder(args: argparse.Namespace, config: Config) -> int:
                 with tqdm(total=len(files), unit="file", file=sys.stderr, disable=args.quiet or None,
                           dynamic_ncols=True) as bar:
                     for outcome in run.run(files, cancel):
-                        outcomes.append(outcome)
+                        # The report needs no window probabilities: memory stays flat on huge libraries.
+                        outcomes.append(dataclasses.replace(outcome, decision=None))
                         if outcome.status == "error":
                             bar.write(f"error: {outcome.path}: {outcome.message}", file=sys.stderr)
                         bar.update()
