@@ -44,6 +44,14 @@ def test_fit_writes_a_loadable_model(tmp_path, capsys):
     assert probs.shape == (2, 3)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
 
+    # Scoring the model on tracks it trained on is flagged, so no one mistakes it for a held-out figure.
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(out), str(tmp_path / "data"), "--split", "all",
+                     "--plots", str(tmp_path / "plots")]) == 0
+    report = capsys.readouterr().out
+    assert "were used to train this model" in report
+    assert "track accuracy" in report and (tmp_path / "plots" / "confusion.png").is_file()
+
 
 def test_fit_reports_a_missing_folder_in_one_line(tmp_path, capsys):
     assert cli.main(["fit", str(tmp_path / "nowhere"), "--out", str(tmp_path / "m")]) == 2

@@ -157,3 +157,23 @@ def select(tracks: Sequence[LabelledTrack], splits: Iterable[str] | None = None,
     splits = None if splits is None else set(splits)
     kinds = None if kinds is None else set(kinds)
     return [t for t in tracks if (splits is None or t.split in splits) and (kinds is None or t.kind in kinds)]
+
+
+TRAINED_ON_FILE = "trained_on.txt"
+
+
+def track_key(track: LabelledTrack) -> str:
+    """``<genre>/<file name>``: names a track the same way whatever folder the data set sits in."""
+    return f"{track.genre}/{track.path.name}"
+
+
+def write_trained_on(model_dir: Path, tracks: Iterable[LabelledTrack]) -> None:
+    """List beside a model the tracks it was trained on, so no one scores it on them by mistake."""
+    keys = sorted(track_key(t) for t in tracks)
+    (Path(model_dir) / TRAINED_ON_FILE).write_text("\n".join(keys) + "\n", encoding="utf-8")
+
+
+def read_trained_on(model_dir: Path) -> set[str]:
+    """Keys of the tracks a model was trained on (empty when it does not say)."""
+    path = Path(model_dir) / TRAINED_ON_FILE
+    return set(path.read_text(encoding="utf-8").split()) if path.is_file() else set()

@@ -20,7 +20,7 @@ from tagger.decode import decode_track
 from tagger.features import track_windows
 from tagger.model import GenreModel
 from tagger.training import card, metrics
-from tagger.training.dataset import DatasetError, list_tracks, select
+from tagger.training.dataset import DatasetError, list_tracks, read_trained_on, select, track_key
 from tagger.training.fit import EVAL_KINDS, Evaluation
 
 NAME = "evaluate"
@@ -123,6 +123,10 @@ def run(args: argparse.Namespace) -> int:
     low, high = metrics.wilson_interval(int(window_hits.sum()), len(window_hits))
 
     print(f"model {model.name} ({model.path}); {args.split} tracks of {args.data_dir}")
+    seen = read_trained_on(model.path) & {track_key(t) for t in tracks}
+    if seen:
+        print(f"warning: {len(seen)} of these {len(tracks)} tracks were used to train this model, so the figures "
+              "below are not held-out; its MODEL_CARD.md gives held-out figures")
     print(card.summary_text(genres, evaluation))
     print(f"window (chunk) accuracy of the same predictions: {window_hits.mean():.1%} "
           f"(95% Wilson {low:.1%}-{high:.1%}, {len(window_hits)} windows, not independent)")

@@ -36,7 +36,7 @@ from tagger.model import MODEL_FILE, export_runtime  # noqa: E402
 from tagger.settings import FeatureSettings, ModelSettings  # noqa: E402
 from tagger.training import card, metrics  # noqa: E402
 from tagger.training.dataset import (  # noqa: E402
-    DatasetError, LabelledTrack, genres_of, hold_out_groups, list_tracks, select,
+    DatasetError, LabelledTrack, genres_of, hold_out_groups, list_tracks, select, write_trained_on,
 )
 
 NAME = "fit"
@@ -280,6 +280,7 @@ def run(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     model.save(args.out / MODEL_FILE)
     export_runtime(args.out, model)
+    write_trained_on(args.out, train)
     model_settings.save(args.out)
     evaluation = Evaluation(labels, probs, [t.path.name for t in held])
     minutes = (time.perf_counter() - started) / 60

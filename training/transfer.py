@@ -44,7 +44,7 @@ from tagger.model import MODEL_FILE, export_runtime
 from tagger.settings import FeatureSettings, ModelSettings
 from tagger.training import card, metrics
 from tagger.training.evaluate import windows_per_second
-from tagger.training.dataset import LabelledTrack, genres_of, list_tracks
+from tagger.training.dataset import LabelledTrack, genres_of, list_tracks, write_trained_on
 from tagger.training.fit import EVAL_KINDS, Evaluation, augmented_crop, fold_temperature, mel_power
 from tagger.training.musicnn_port import load_musicnn
 
@@ -329,6 +329,7 @@ def run(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     model.save(args.out / MODEL_FILE)
     export_runtime(args.out, model)
+    write_trained_on(args.out, tracks)
     ModelSettings(genres=tuple(genres), features=settings, min_confidence=min_confidence,
                   temperature=temperature).save(args.out)
     minutes = (time.perf_counter() - started) / 60
