@@ -23,6 +23,12 @@ the same held-out tracks, so the calibration figure is optimistic; accuracy is n
 affected by the temperature."""
 
 
+# How `tagger-train fit` balances and augments (the default data note).
+CROP_SAMPLING = """Classes are balanced by sampling: every genre is drawn equally often,
+whatever its number of tracks. Augmentation: random 4 s crops (time shifts), random gain
+of +-6 dB and, for half of the crops, mixing with a second track of the same genre."""
+
+
 @dataclass(frozen=True)
 class CardFacts:
     """Everything the card states.
@@ -47,6 +53,8 @@ class CardFacts:
         How the held-out tracks were chosen and what that guarantees.
     extra : str
         Markdown table of other protocols and baselines, if any.
+    data_note : str
+        How the training data was balanced and augmented.
     """
 
     title: str
@@ -61,6 +69,7 @@ class CardFacts:
     architecture: str
     protocol: str = SPLIT_PROTOCOL
     extra: str = ""
+    data_note: str = CROP_SAMPLING
 
 
 def summary_text(genres: Sequence[str], evaluation) -> str:
@@ -108,9 +117,7 @@ but never one leaving fewer than half of them tagged.
 ## Data
 
 GTZAN subset (`../shared/data/gtzan`, research use only, not shipped): {facts.n_train}
-training tracks. Classes are balanced by sampling: every genre is drawn equally often,
-whatever its number of tracks. Augmentation: random 4 s crops (time shifts), random gain
-of +-6 dB and, for half of the crops, mixing with a second track of the same genre.
+training tracks. {facts.data_note}
 
 ## Evaluation protocol
 

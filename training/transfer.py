@@ -49,6 +49,10 @@ from tagger.training.fit import EVAL_KINDS, Evaluation, augmented_crop, fold_tem
 from tagger.training.musicnn_port import load_musicnn
 
 CROPS_PER_TRACK = 4
+DATA_NOTE = f"""The head sees every 4 s window of every track plus {CROPS_PER_TRACK} augmented random crops
+per track (time shift, random gain of +-6 dB, mixing with another track of the same genre and
+fold). Classes are balanced by sample weights inversely proportional to each genre's number of
+windows (classical is over-represented)."""
 N_FOLDS = 5
 HEAD_EPOCHS = 120
 HEAD_DROPOUT = 0.5
@@ -337,7 +341,7 @@ def run(args: argparse.Namespace) -> int:
     report = (comparison_text(genres, cv_eval, valid_eval, labels[cv_idx], baselines, cv_idx, chunk_accuracy)
               + SPEED_NOTE.format(speed=speed, track=14 / speed))
     card.write_card(args.out, card.CardFacts(
-        title="musicnn (MSD) transfer genre model", genres=genres, evaluation=cv_eval, temperature=temperature,
+        data_note=DATA_NOTE, title="musicnn (MSD) transfer genre model", genres=genres, evaluation=cv_eval, temperature=temperature,
         min_confidence=min_confidence, n_train=len(tracks), minutes=minutes, n_params=model.count_params(),
         command=(f"{CHECKPOINT_STEPS}\nnice -n 10 tagger-train fit {args.data_dir} --base musicnn "
                  f"--checkpoint {args.checkpoint} --out {args.out} --seed {args.seed}"),
