@@ -147,7 +147,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crops", type=int, default=30, help="augmented crops per training track (default 30)")
     parser.add_argument("--epochs", type=int, default=12, help="student training epochs (default 12)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    parser.add_argument("--cache", type=Path, metavar="FILE", help=".npz file to reuse / store the teacher features")
+    parser.add_argument("--cache", type=Path, metavar="FILE", help=".npz file to reuse / store the teacher features (keyed by track and crop count only: "
+                        "use one file per teacher and seed)")
 
 
 def run(args: argparse.Namespace) -> int:
