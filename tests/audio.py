@@ -157,4 +157,24 @@ def audio_bytes_hash(path: Path) -> str:
     return hashlib.sha256(decoded(path).tobytes()).hexdigest()
 
 
-__all__ = ["FORMATS", "add_tags", "all_tags", "audio_bytes_hash", "decoded", "make_track", "music", "write_audio"]
+TOY_GENRES = ("clicks", "noise", "tones")
+
+
+def make_toy_dataset(root: Path, per_genre: int = 4, rate: int = 16000, seconds: float = 5.0) -> None:
+    """``root/<genre>/*.wav`` for three made-up genres any model tells apart: tones, noise, clicks."""
+    rng = np.random.default_rng(0)
+    t = np.arange(int(rate * seconds)) / rate
+    for genre in TOY_GENRES:
+        (Path(root) / genre).mkdir(parents=True)
+        for i in range(per_genre):
+            if genre == "tones":
+                sound = 0.3 * np.sin(2 * np.pi * rng.uniform(200, 800) * t)
+            elif genre == "noise":
+                sound = 0.1 * rng.standard_normal(len(t))
+            else:
+                sound = np.zeros(len(t))
+                sound[:: rate // 4] = 0.9
+            soundfile.write(Path(root) / genre / f"{genre}_{i}.wav", sound.astype(np.float32), rate)
+
+
+__all__ = ["FORMATS", "TOY_GENRES", "make_toy_dataset", "add_tags", "all_tags", "audio_bytes_hash", "decoded", "make_track", "music", "write_audio"]

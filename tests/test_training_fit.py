@@ -3,36 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
-import soundfile
 
+from audio import make_toy_dataset
 from tagger.model import GenreModel
 from tagger.training import cli
 
-RATE = 16000
-SECONDS = 5
-
-
-def _sound(kind: str, rng: np.random.Generator) -> np.ndarray:
-    t = np.arange(RATE * SECONDS) / RATE
-    if kind == "tones":
-        return 0.3 * np.sin(2 * np.pi * rng.uniform(200, 800) * t)
-    if kind == "noise":
-        return 0.1 * rng.standard_normal(len(t))
-    clicks = np.zeros(len(t))
-    clicks[:: RATE // 4] = 0.9
-    return clicks
-
-
-def _make_dataset(root, per_genre: int = 4) -> None:
-    rng = np.random.default_rng(0)
-    for genre in ("tones", "noise", "clicks"):
-        (root / genre).mkdir(parents=True)
-        for i in range(per_genre):
-            soundfile.write(root / genre / f"{genre}_{i}.wav", _sound(genre, rng).astype(np.float32), RATE)
 
 
 def test_fit_writes_a_loadable_model(tmp_path, capsys):
-    _make_dataset(tmp_path / "data")
+    make_toy_dataset(tmp_path / "data")
     out = tmp_path / "model"
 
     assert cli.main(["fit", str(tmp_path / "data"), "--out", str(out), "--epochs", "1", "--seed", "3"]) == 0
