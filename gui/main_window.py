@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
                                QSplitter, QStackedWidget, QTableView, QToolButton, QVBoxLayout, QWidget)
 
 from tagger.config import Config, ConfigError, load_config, save_config
+from tagger.features import load_front_end
 from tagger.genres import display_name
 from tagger.model import GenreModel
 from tagger.state import State
@@ -47,6 +48,8 @@ class MainWindow(QMainWindow):
     def __init__(self, state: State | None = None, settings: QSettings | None = None,
                  icon: QIcon | None = None) -> None:
         super().__init__()
+        # Done here, not by the first decode in the worker: that import would freeze the window for ~1 s.
+        load_front_end()
         self.state = state or State()
         self.settings = settings or QSettings()
         self.config = self._load_config()

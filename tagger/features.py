@@ -20,6 +20,15 @@ def _mel_basis(settings: FeatureSettings) -> np.ndarray:
     )
 
 
+def load_front_end(settings: FeatureSettings = FeatureSettings()) -> None:
+    """Import what :func:`log_mel` needs (librosa's filters pull in SciPy: about 1 s) in this thread, now.
+
+    An import in a worker thread holds the GIL throughout, freezing an interactive
+    main thread; calling this first keeps that cost where a program starts.
+    """
+    _mel_basis(settings)
+
+
 @lru_cache(maxsize=8)
 def _hann(n_fft: int) -> np.ndarray:
     """Periodic Hann window, as librosa and scipy use for spectra."""
