@@ -316,17 +316,25 @@ def test_corrupt_base_model_is_a_clear_error(base_model, tmp_path, capsys):
 
 
 # -- the window's "Train from My Labels" dialog --------------------------------------------------
+def _train_dialog(qtbot, library, name: str, base_model):
+    """The Train from my labels dialog on ``library``, set to train ``name`` on ``base_model``."""
+    from tagger.gui.train_dialog import TrainDialog
+
+    dialog = TrainDialog(library)
+    qtbot.addWidget(dialog)
+    dialog.name_edit.setText(name)
+    dialog.base_combo.addItem(str(base_model))
+    dialog.base_combo.setCurrentText(str(base_model))
+    return dialog
+
+
 def test_train_dialog_trains_in_a_thread_and_shows_per_genre_accuracy(qtbot, base_model, tmp_path):
     pytest.importorskip("PySide6")
-    from tagger.gui.train_dialog import TrainDialog, result_text
+    from tagger.gui.train_dialog import result_text
     from tagger.model import user_models_dir
 
     make_library(tmp_path / "lib", per_genre=4)
-    dialog = TrainDialog(tmp_path / "lib")
-    qtbot.addWidget(dialog)
-    dialog.name_edit.setText("Dialog Model")
-    dialog.base_combo.addItem(str(base_model))
-    dialog.base_combo.setCurrentText(str(base_model))
+    dialog = _train_dialog(qtbot, tmp_path / "lib", "Dialog Model", base_model)
     with qtbot.waitSignal(dialog.trained, timeout=120_000) as signal:
         dialog.train_button.click()
         assert not dialog.train_button.isEnabled() and dialog.cancel_button.isEnabled()
@@ -340,14 +348,8 @@ def test_train_dialog_trains_in_a_thread_and_shows_per_genre_accuracy(qtbot, bas
 
 def test_train_dialog_reports_bad_input(qtbot, base_model, tmp_path):
     pytest.importorskip("PySide6")
-    from tagger.gui.train_dialog import TrainDialog
-
     make_library(tmp_path / "lib", per_genre=2, tagged=False)
-    dialog = TrainDialog(tmp_path / "lib")
-    qtbot.addWidget(dialog)
-    dialog.name_edit.setText("Nothing")
-    dialog.base_combo.addItem(str(base_model))
-    dialog.base_combo.setCurrentText(str(base_model))
+    dialog = _train_dialog(qtbot, tmp_path / "lib", "Nothing", base_model)
     with qtbot.waitSignal(dialog.run_ended, timeout=60_000) as signal:
         dialog.train_button.click()
     assert signal.args == [False]
