@@ -22,9 +22,8 @@ from tagger.gui.delegates import GenreDelegate
 from tagger.gui.details import DetailsPane
 from tagger.gui.review import UndoSummary, WriteResult, undo_last_write, unreadable_folder_reason, write_rows
 from tagger.gui.settings_dialog import SettingsDialog
-from tagger.gui.table_model import (COL_ACCEPT, COL_ARTIST, COL_CONFIDENCE, COL_CURRENT, COL_FILE, COL_NOTE,
-                                    COL_STATUS, COL_SUGGESTED, COL_TITLE, ERROR, NEW, ROW_ROLE, STATUSES,
-                                    WRITTEN, TrackFilter, TrackRow, TrackTableModel)
+from tagger.gui.table_model import (COL_ARTIST, COL_FILE, COL_NOTE, COL_SUGGESTED, COL_TITLE, ERROR, NEW,
+                                    ROW_ROLE, STATUSES, WRITTEN, TrackFilter, TrackRow, TrackTableModel)
 from tagger.gui.worker import ClassifyWorker, TaskWorker
 
 APP_TITLE = "Genre Tagger"
@@ -549,7 +548,9 @@ class MainWindow(QMainWindow):
         try:
             return load_config()
         except ConfigError as exc:
-            QTimer.singleShot(0, lambda: self.show_error("Bad settings file", f"{exc}\nUsing the defaults."))
+            # Python unbinds ``exc`` when the except block ends; the deferred call needs the text.
+            message = f"{exc}\nUsing the defaults."
+            QTimer.singleShot(0, lambda: self.show_error("Bad settings file", message))
             return Config()
 
     def edit_settings(self) -> None:

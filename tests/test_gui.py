@@ -251,6 +251,15 @@ def test_errors_are_shown_not_raised(qtbot, window, user_dirs, tmp_path):
     assert window.table_model.rowCount() == 0
 
 
+def test_bad_settings_file_is_shown_and_defaults_used(qtbot, user_dirs, tmp_path):
+    user_dirs.write_config("[tagger]\nmin_confidence = 'high'\n")
+    win = MainWindow(State(), QSettings(str(tmp_path / "gui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(win)
+    assert win.config.values == Config().values
+    qtbot.waitUntil(lambda: "min_confidence must be float" in win.statusBar().currentMessage(), timeout=5_000)
+    win.close()
+
+
 def test_about_shows_model_card_accuracy(window, loaded_model):
     text = about_html(loaded_model, "default")
     assert loaded_model.name in text
