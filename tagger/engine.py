@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from tagger.decision import Decision, decide
-from tagger.decode import DecodeError, decode_track
-from tagger.features import TrackWindows, track_windows
+from tagger.decode import DecodeError
+from tagger.features import TrackWindows, file_windows
 from tagger.model import GenreModel
 
 # Loudest log-Mel value (log10(1 + 10000 * power)) below which a track counts as silence (about -60 dB).
@@ -81,8 +81,7 @@ class Classifier:
 
     def featurize(self, path: Path) -> TrackWindows:
         """Decode ``path`` and cut it into model windows (runs in a worker)."""
-        track = decode_track(path, self.model.settings.features)
-        return track_windows(track, self.model.settings.features)
+        return file_windows(path, self.model.settings.features)
 
     def decide(self, windows: TrackWindows, window_probs: np.ndarray) -> Decision:
         return decide(window_probs, self.model.settings.genres, windows.starts,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import librosa
 import numpy as np
 
-from tagger.decode import DecodedTrack
+from tagger.decode import DecodedTrack, decode_track
 from tagger.settings import FeatureSettings
 
 
@@ -78,6 +79,17 @@ class TrackWindows:
     mels: np.ndarray
     starts: np.ndarray
     duration: float
+
+
+def file_windows(path: Path, settings: FeatureSettings) -> TrackWindows:
+    """Decode the analysed spans of ``path`` and cut them into model windows.
+
+    Raises
+    ------
+    tagger.decode.DecodeError
+        When the file cannot be decoded.
+    """
+    return track_windows(decode_track(path, settings), settings)
 
 
 def track_windows(track: DecodedTrack, settings: FeatureSettings) -> TrackWindows:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from mutagen.id3 import APIC, ID3
 
-from audio import make_track, music, write_audio
+from audio import make_track, write_audio
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from audio import FORMATS, all_tags, audio_bytes_hash
+from audio import all_tags, audio_bytes_hash
 from conftest import file_hash, run_subprocess, tree_hashes
 from tagger.genres import display_name
 from tagger.tags import read_genres, read_snapshot

@@ -32,8 +32,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from tagger.decode import decode_track
-from tagger.features import track_windows
+from tagger.features import file_windows
 from tagger.model import MODEL_FILE, GenreModel, export_runtime
 from tagger.settings import ModelSettings
 from tagger.training import card, metrics, transfer
@@ -169,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
 
     inputs = transfer.track_inputs(train, np.zeros(len(train), dtype=np.int64), settings, args.seed, args.crops)
     windows, crops = [w for w, _ in inputs], [c for _, c in inputs]
-    held_windows = [track_windows(decode_track(t.path, settings), settings).mels for t in held]
+    held_windows = [file_windows(t.path, settings).mels for t in held]
     teacher = teacher_model.keras_model()
     features = teacher_features(teacher, windows, crops, args.cache, train)
     held_features = transfer.embed(feature_model(teacher), np.concatenate(held_windows))

@@ -14,13 +14,14 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from tagger.decode import DecodeError, decode_track
-from tagger.features import track_windows
+from tagger.decode import DecodeError
+from tagger.features import file_windows
+from tagger.writer import FileStamp
 from tagger.model import GenreModel, ModelError
 
 CACHE_FORMAT = 1
@@ -117,16 +118,11 @@ class Embedder:
     def _cache_file(self, path: Path) -> Path:
         return self._cache / (hashlib.sha1(str(path).encode("utf-8", "surrogatepass")).hexdigest() + ".npz")
 
-    @staticmethod
-    def _stamp(path: Path) -> tuple[int, int]:
-        st = path.stat()
-        return st.st_size, st.st_mtime_ns
-
     def _load_cached(self, path: Path) -> np.ndarray | None:
         if not self.use_cache:
             return None
         try:
-            size, mtime = self._stamp(path)
+            size, mtime = astuple(FileStamp.of(path))
             with np.load(self._cache_file(path), allow_pickle=False) as data:
                 if (int(data["format"]) == CACHE_FORMAT and str(data["path"]) == str(path)
                         and int(data["size"]) == size and int(data["mtime_ns"]) == mtime):
@@ -150,9 +146,9 @@ class Embedder:
 
     # -- computing -----------------------------------------------------------------------------
     def _featurize(self, path: Path) -> tuple[tuple[int, int], np.ndarray]:
-        stamp = self._stamp(path)
+        stamp = astuple(FileStamp.of(path))
         settings = self.base.settings.features
-        return stamp, track_windows(decode_track(path, settings), settings).mels
+        return stamp, file_windows(path, settings).mels
 
     def embed(self, mels: np.ndarray) -> np.ndarray:
         """Feature vectors of model input windows, (n, dim) float32."""

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tagger.decode import decode_track
-from tagger.features import track_windows
+from tagger.features import file_windows
 from tagger.model import GenreModel
 from tagger.training import card, metrics
 from tagger.training.dataset import DatasetError, list_tracks, read_trained_on, select, track_key
@@ -39,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def score_tracks(model: GenreModel, paths: Sequence[Path]) -> list[np.ndarray]:
     """Window probabilities, (n_windows, n_genres), of each track."""
     features = model.settings.features
-    return [model.predict(track_windows(decode_track(p, features), features).mels) for p in paths]
+    return [model.predict(file_windows(p, features).mels) for p in paths]
 
 
 def windows_per_second(keras_model, frames: int, n_mels: int, batch: int = 128, repeats: int = 3) -> float:

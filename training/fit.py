@@ -9,7 +9,7 @@ Reads top to bottom like a Keras example:
    same-genre mixing applied in the Mel power domain;
 4. train a conv / batchnorm / max-pool CNN on the crops;
 5. score held-out tracks window by window with the tagger's own
-   ``decode_track`` + ``track_windows`` and average per track;
+   ``file_windows`` and average per track;
 6. fit a softmax temperature on the held-out tracks and fold it into the
    last Dense layer, choose the default ``min_confidence``;
 7. save ``model.keras``, ``settings.json`` and ``MODEL_CARD.md``.
@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 from keras import layers  # noqa: E402
 
 from tagger.decode import decode_track  # noqa: E402
-from tagger.features import log_mel, track_windows  # noqa: E402
+from tagger.features import file_windows, log_mel  # noqa: E402
 from tagger.model import MODEL_FILE, export_runtime  # noqa: E402
 from tagger.settings import FeatureSettings, ModelSettings  # noqa: E402
 from tagger.training import card, metrics  # noqa: E402
@@ -186,7 +186,7 @@ def window_logits(model: keras.Model, tracks: Sequence[LabelledTrack], settings:
     logit_model = keras.Model(model.input, model.get_layer(layer).output)
     out = []
     for track in tracks:
-        mels = track_windows(decode_track(track.path, settings), settings).mels
+        mels = file_windows(track.path, settings).mels
         out.append(np.asarray(logit_model(mels, training=False), dtype=np.float64))
     return out
 

@@ -528,11 +528,10 @@ def window_logits(full, head: Head, embeddings, mels, indices, fine_tuned: bool)
 
 def _probe_windows(base: GenreModel, items) -> np.ndarray:
     """A few real input windows, to check the saved model predicts what the trained one does."""
-    from tagger.decode import decode_track
-    from tagger.features import track_windows
+    from tagger.features import file_windows
 
     settings = base.settings.features
-    return track_windows(decode_track(items[0].path, settings), settings).mels[:4]
+    return file_windows(items[0].path, settings).mels[:4]
 
 
 def save_model(full, settings: ModelSettings, target: Path, options: RetrainOptions, base: GenreModel,

@@ -38,8 +38,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from tagger.decode import decode_track
-from tagger.features import track_windows
+from tagger.features import file_windows
 from tagger.model import MODEL_FILE, export_runtime
 from tagger.settings import FeatureSettings, ModelSettings
 from tagger.training import card, metrics
@@ -129,7 +128,7 @@ def track_inputs(tracks: Sequence[LabelledTrack], folds: np.ndarray, settings: F
     powers = [mel_power(t, settings) for t in tracks]
     out = []
     for i, track in enumerate(tracks):
-        mels = track_windows(decode_track(track.path, settings), settings).mels
+        mels = file_windows(track.path, settings).mels
         partners = [j for j, t in enumerate(tracks)
                     if t.genre == track.genre and t.split == track.split and folds[j] == folds[i]]
         augmented = np.stack([augmented_crop(powers[i], powers[rng.choice(partners)], settings.window_frames, rng)
