@@ -127,7 +127,7 @@ def test_report_json_rows_and_summary(make_library, run_cli, tmp_path):
 
 
 def test_rerun_rewrites_nothing_and_uses_the_cache(make_library, run_cli, tmp_path, monkeypatch):
-    import tagger.engine
+    import tagger.features
 
     folder, paths = make_library()
     assert run_cli(folder, *ANY).code == 0
@@ -136,7 +136,7 @@ def test_rerun_rewrites_nothing_and_uses_the_cache(make_library, run_cli, tmp_pa
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded again although the file did not change")
 
-    monkeypatch.setattr(tagger.engine, "decode_track", no_decoding)
+    monkeypatch.setattr(tagger.features, "decode_track", no_decoding)
     report = tmp_path / "again.csv"
     result = run_cli(folder, *ANY, "--report", report)
     assert result.code == 0, result.err
@@ -148,18 +148,18 @@ def test_rerun_rewrites_nothing_and_uses_the_cache(make_library, run_cli, tmp_pa
 
 
 def test_rescan_decodes_again_and_changed_files_are_decoded(make_library, run_cli, monkeypatch):
-    import tagger.engine
+    import tagger.features
 
     folder, paths = make_library(formats=("flac", "m4a", "mp3"))
     assert run_cli(folder, *ANY).code == 0
     calls = []
-    real = tagger.engine.decode_track
+    real = tagger.features.decode_track
 
     def counting(path, settings):
         calls.append(Path(path))
         return real(path, settings)
 
-    monkeypatch.setattr(tagger.engine, "decode_track", counting)
+    monkeypatch.setattr(tagger.features, "decode_track", counting)
     assert run_cli(folder, *ANY).code == 0
     assert calls == []
     assert run_cli(folder, *ANY, "--rescan").code == 0
