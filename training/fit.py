@@ -38,6 +38,7 @@ from tagger.training import card, metrics  # noqa: E402
 from tagger.training.dataset import (  # noqa: E402
     DatasetError, LabelledTrack, genres_of, hold_out_groups, list_tracks, select, write_trained_on,
 )
+from tagger.training.musicnn_prune import DEFAULT_TEMPORAL_FILTERS, DEFAULT_TIMBRAL_FILTERS  # noqa: E402
 
 NAME = "fit"
 HELP = "train a genre model on DATA_DIR/<genre>/ audio files"
@@ -248,6 +249,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="musicnn/MSD_musicnn folder of the musicnn package (for --base musicnn)")
     parser.add_argument("--cache", type=Path, metavar="FILE",
                         help="with --base musicnn: .npz file to reuse / store the window embeddings")
+    parser.add_argument("--timbral-filters", type=int, default=DEFAULT_TIMBRAL_FILTERS, metavar="N",
+                        help="with --base musicnn: filters kept per timbral branch "
+                             f"(default {DEFAULT_TIMBRAL_FILTERS}; 204 keeps all)")
+    parser.add_argument("--temporal-filters", type=int, default=DEFAULT_TEMPORAL_FILTERS, metavar="N",
+                        help="with --base musicnn: filters kept per temporal branch "
+                             f"(default {DEFAULT_TEMPORAL_FILTERS}; 51 keeps all)")
 
 
 def run(args: argparse.Namespace) -> int:

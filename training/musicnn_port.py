@@ -24,7 +24,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -44,14 +46,26 @@ MSD_TAGS = (
 BN_EPSILON = 1e-3
 MIDEND_FILTERS = 64
 
-# (checkpoint conv, checkpoint batch norm, kernel (time, freq), filters, name)
-_FRONTEND = (
-    ("conv2d", "batch_normalization_1", (7, 38), 204, "timbral_38"),
-    ("conv2d_1", "batch_normalization_2", (7, 67), 204, "timbral_67"),
-    ("conv2d_2", "batch_normalization_3", (128, 1), 51, "temporal_128"),
-    ("conv2d_3", "batch_normalization_4", (64, 1), 51, "temporal_64"),
-    ("conv2d_4", "batch_normalization_5", (32, 1), 51, "temporal_32"),
+
+
+class FrontendBranch(NamedTuple):
+    """One front-end convolution of musicnn and the checkpoint variables it is loaded from."""
+
+    checkpoint_conv: str
+    checkpoint_bn: str
+    kernel: tuple[int, int]  # (time frames, Mel bands)
+    filters: int
+    name: str
+
+
+FRONTEND_BRANCHES = (
+    FrontendBranch("conv2d", "batch_normalization_1", (7, 38), 204, "timbral_38"),
+    FrontendBranch("conv2d_1", "batch_normalization_2", (7, 67), 204, "timbral_67"),
+    FrontendBranch("conv2d_2", "batch_normalization_3", (128, 1), 51, "temporal_128"),
+    FrontendBranch("conv2d_3", "batch_normalization_4", (64, 1), 51, "temporal_64"),
+    FrontendBranch("conv2d_4", "batch_normalization_5", (32, 1), 51, "temporal_32"),
 )
+FULL_FILTERS = tuple(branch.filters for branch in FRONTEND_BRANCHES)
 _MIDEND = (("conv2d_5", "batch_normalization_6"), ("conv2d_6", "batch_normalization_7"),
            ("conv2d_7", "batch_normalization_8"))
 
@@ -78,28 +92,31 @@ def _bn(name: str) -> layers.BatchNormalization:
     return layers.BatchNormalization(epsilon=BN_EPSILON, name=name)
 
 
-def build_musicnn(frames: int, n_mels: int = 96, n_tags: int = len(MSD_TAGS)) -> keras.Model:
+def build_musicnn(frames: int, n_mels: int = 96, n_tags: int = len(MSD_TAGS),
+                  filters: Sequence[int] = FULL_FILTERS) -> keras.Model:
     """musicnn's graph, uninitialised; outputs MSD tag logits.
 
     Layer names tie each layer to its checkpoint variables (see
     :func:`load_weights`); the ``penultimate`` and ``pooled`` layers are the
-    embeddings used for transfer.
+    embeddings used for transfer. ``filters`` gives each front-end branch's
+    filter count (fewer than musicnn's for a pruned copy, see
+    :mod:`tagger.training.musicnn_prune`).
     """
     inputs = keras.Input((frames, n_mels))
     x = layers.Reshape((frames, n_mels, 1))(inputs)
     x = _bn("input_bn")(x)
     branches = []
-    for _, _, kernel, filters, name in _FRONTEND:
+    for (_, _, kernel, _, name), count in zip(FRONTEND_BRANCHES, filters):
         # Timbral branches pad time by 3 and convolve "valid" in frequency, as musicnn does;
         # temporal branches use TF "same" padding (Keras pads the same way).
         if kernel[1] > 1:
             branch = layers.ZeroPadding2D(((3, 3), (0, 0)))(x)
-            branch = layers.Conv2D(filters, kernel, activation="relu", name=name)(branch)
+            branch = layers.Conv2D(count, kernel, activation="relu", name=name)(branch)
         else:
-            branch = layers.Conv2D(filters, kernel, padding="same", activation="relu", name=name)(x)
+            branch = layers.Conv2D(count, kernel, padding="same", activation="relu", name=name)(x)
         branch = _bn(f"{name}_bn")(branch)
         branch = layers.MaxPooling2D((1, branch.shape[2]))(branch)
-        branches.append(layers.Reshape((frames, filters))(branch))
+        branches.append(layers.Reshape((frames, count))(branch))
     front = layers.Concatenate(name="frontend")(branches)
 
     # A (7 x width) conv over the whole feature axis is a 1-D conv with 7 taps.
@@ -128,7 +145,7 @@ def _bn_weights(variables: dict[str, np.ndarray], name: str, order: np.ndarray |
 def load_weights(model: keras.Model, variables: dict[str, np.ndarray]) -> None:
     """Copy checkpoint variables into the layers of :func:`build_musicnn`."""
     model.get_layer("input_bn").set_weights(_bn_weights(variables, "batch_normalization"))
-    for conv, bn, _, _, name in _FRONTEND:
+    for conv, bn, _, _, name in FRONTEND_BRANCHES:
         model.get_layer(name).set_weights([variables[f"{conv}/kernel"], variables[f"{conv}/bias"]])
         model.get_layer(f"{name}_bn").set_weights(_bn_weights(variables, bn))
     for i, (conv, bn) in enumerate(_MIDEND):

@@ -3,6 +3,10 @@
 The ported musicnn (:mod:`tagger.training.musicnn_port`) stays frozen, so its
 embeddings are computed once per window and a new dense head is trained on
 them: that keeps cross-validation and the final fit within minutes on 2 cores.
+Its front end is first pruned to ``--timbral-filters`` / ``--temporal-filters``
+channels per branch (:mod:`tagger.training.musicnn_prune`, statistics from one
+window of each ``train``-list track): a third of the multiply-adds, and under
+both protocols below no less accurate than the whole network.
 
 1. Every track is cut into the tagger's own 4 s windows (``track_windows``),
    and ``CROPS_PER_TRACK`` augmented random crops (gain, time shift, mixing
@@ -45,7 +49,8 @@ from tagger.training import card, metrics
 from tagger.training.evaluate import windows_per_second
 from tagger.training.dataset import LabelledTrack, genres_of, list_tracks, write_trained_on
 from tagger.training.fit import EVAL_KINDS, Evaluation, augmented_crop, fold_temperature, mel_power
-from tagger.training.musicnn_port import load_musicnn
+from tagger.training.musicnn_port import FRONTEND_BRANCHES, FULL_FILTERS, load_musicnn
+from tagger.training.musicnn_prune import multiply_adds, prune_musicnn
 
 CROPS_PER_TRACK = 4
 DATA_NOTE = f"""The head sees every 4 s window of every track plus {CROPS_PER_TRACK} augmented random crops
@@ -153,19 +158,19 @@ def embed_tracks(model: keras.Model, tracks: Sequence[LabelledTrack], folds: np.
     return embed_inputs(model, track_inputs(tracks, folds, settings, seed))
 
 
-def save_embeddings(path: Path, data: Embedded, tracks: Sequence[LabelledTrack]) -> None:
-    """Cache embeddings (np.savez) keyed by the track paths."""
-    np.savez(path, names=np.asarray([str(t.path) for t in tracks]),
+def save_embeddings(path: Path, data: Embedded, tracks: Sequence[LabelledTrack], base: str = "") -> None:
+    """Cache embeddings (np.savez) keyed by the track paths and a description of the ``base`` network."""
+    np.savez(path, names=np.asarray([str(t.path) for t in tracks]), base=np.asarray(base),
              counts=np.asarray([len(w) for w in data.windows]),
              windows=np.concatenate(data.windows), crops=np.stack(data.crops))
 
 
-def load_embeddings(path: Path, tracks: Sequence[LabelledTrack]) -> Embedded | None:
-    """Cached embeddings when ``path`` holds them for exactly these tracks, else None."""
+def load_embeddings(path: Path, tracks: Sequence[LabelledTrack], base: str = "") -> Embedded | None:
+    """Cached embeddings when ``path`` holds them for exactly these tracks and ``base``, else None."""
     if not Path(path).is_file():
         return None
     data = np.load(path)
-    if data["names"].tolist() != [str(t.path) for t in tracks]:
+    if data["names"].tolist() != [str(t.path) for t in tracks] or str(data.get("base", "")) != base:
         return None
     bounds = np.cumsum(data["counts"])[:-1]
     return Embedded(np.split(data["windows"], bounds), list(data["crops"]))
@@ -292,6 +297,22 @@ def assemble(base: keras.Model, head: keras.Model) -> keras.Model:
     return keras.Model(embedding.input, outputs, name="musicnn_genre")
 
 
+def statistics_windows(tracks: Sequence[LabelledTrack], settings: FeatureSettings) -> np.ndarray:
+    """The middle window of each ``train``-list track: what pruning measures channels on, shape (n, frames, n_mels)."""
+    windows = []
+    for track in tracks:
+        if track.split == "train":
+            mels = file_windows(track.path, settings).mels
+            windows.append(mels[len(mels) // 2])
+    return np.stack(windows)
+
+
+def front_filters(args: argparse.Namespace) -> tuple[int, ...]:
+    """Filters kept per front-end branch, from ``--timbral-filters`` and ``--temporal-filters``."""
+    return tuple(args.timbral_filters if branch.kernel[1] > 1 else args.temporal_filters
+                 for branch in FRONTEND_BRANCHES)
+
+
 def run(args: argparse.Namespace) -> int:
     """Cross-validate the recipe, train the shipped head on all tracks, save model and card."""
     started = time.perf_counter()
@@ -301,12 +322,16 @@ def run(args: argparse.Namespace) -> int:
     labels = np.asarray([genres.index(t.genre) for t in tracks])
     folds = contiguous_folds(tracks)
     evaluable = np.asarray([t.kind in EVAL_KINDS for t in tracks])
+    filters = front_filters(args)
     base = load_musicnn(args.checkpoint, settings.window_frames, settings.n_mels)
-    data = load_embeddings(args.cache, tracks) if args.cache else None
+    if filters != FULL_FILTERS:
+        base = prune_musicnn(base, filters, statistics_windows(tracks, settings))
+    base_key = f"musicnn front-end filters {filters}, seed {args.seed}"
+    data = load_embeddings(args.cache, tracks, base_key) if args.cache else None
     if data is None:
         data = embed_tracks(embedding_model(base), tracks, folds, settings, args.seed)
         if args.cache:
-            save_embeddings(args.cache, data, tracks)
+            save_embeddings(args.cache, data, tracks, base_key)
     print(f"embedded {len(tracks)} tracks in {(time.perf_counter() - started) / 60:.1f} min")
 
     oof = cross_validate(data, labels, folds, len(genres), args.seed)
@@ -337,14 +362,18 @@ def run(args: argparse.Namespace) -> int:
                   temperature=temperature).save(args.out)
     minutes = (time.perf_counter() - started) / 60
     speed = windows_per_second(model, settings.window_frames, settings.n_mels)
+    gmac = multiply_adds(settings.window_frames, settings.n_mels, filters) / 1e9
     report = (comparison_text(genres, cv_eval, valid_eval, labels[cv_idx], baselines, cv_idx, chunk_accuracy)
-              + SPEED_NOTE.format(speed=speed, track=14 / speed))
+              + SPEED_NOTE.format(speed=speed, track=14 / speed, gmac=gmac,
+                                  full=multiply_adds(settings.window_frames, settings.n_mels, FULL_FILTERS) / 1e9))
     card.write_card(args.out, card.CardFacts(
         data_note=DATA_NOTE, title="musicnn (MSD) transfer genre model", genres=genres, evaluation=cv_eval, temperature=temperature,
         min_confidence=min_confidence, n_train=len(tracks), minutes=minutes, n_params=model.count_params(),
         command=(f"{CHECKPOINT_STEPS}\nnice -n 10 tagger-train fit {args.data_dir} --base musicnn "
-                 f"--checkpoint {args.checkpoint} --out {args.out} --seed {args.seed}"),
-        architecture=ARCHITECTURE, protocol=CV_PROTOCOL, extra=report))
+                 f"--checkpoint {args.checkpoint} --timbral-filters {args.timbral_filters} "
+                 f"--temporal-filters {args.temporal_filters} --out {args.out} --seed {args.seed}"),
+        architecture=ARCHITECTURE.format(timbral=args.timbral_filters, temporal=args.temporal_filters),
+        protocol=CV_PROTOCOL, extra=report))
     print(card.summary_text(genres, cv_eval))
     print(report)
     print(f"saved {args.out} ({minutes:.1f} min)")
@@ -384,11 +413,14 @@ def comparison_text(genres: Sequence[str], cv_eval: Evaluation, valid_eval: Eval
 ARCHITECTURE = """\
 musicnn (Pons & Serra 2019) trained on the Million Song Dataset's 50 top tags, ported to
 Keras 3 built-in layers by `tagger.training.musicnn_port` and kept frozen: input batch norm,
-timbral (7x38, 7x67; 204 filters) and temporal (128x1, 64x1, 32x1; 51 filters) convolutions
-each max-pooled over frequency, three residual 1-D convolutions (64 filters), max and mean
-pooling over time. The embedding is its batch-normalised pooled features (1506) joined with
-its 200-unit penultimate layer; a new head (dropout 0.5, Dense with L2 1e-3, softmax) was
-trained on it. Weights of the musicnn part: ISC licence, Music Technology Group,
+timbral (7x38, 7x67) and temporal (128x1, 64x1, 32x1) convolutions each max-pooled over
+frequency, three residual 1-D convolutions (64 filters), max and mean pooling over time.
+Its front end is pruned from 204 to {timbral} filters per timbral branch and from 51 to
+{temporal} per temporal branch (`tagger.training.musicnn_prune`: the channels that move the
+layers above them most are kept, each dropped one is replaced by its mean activation folded
+into the biases; the kept weights are musicnn's own). The embedding is its batch-normalised
+pooled features joined with its 200-unit penultimate layer; a new head (dropout 0.5, Dense
+with L2 1e-3, softmax) was trained on it. Weights of the musicnn part: ISC licence, Music Technology Group,
 Universitat Pompeu Fabra (https://github.com/jordipons/musicnn)."""
 
 CV_PROTOCOL = """\
@@ -410,10 +442,7 @@ pip download musicnn==0.1.0 --no-deps -d /tmp/musicnn
 
 SPEED_NOTE = """
 
-Inference: {speed:.0f} windows/s through the Keras model (batch 128, 2 shared CPU cores,
-`model(x, training=False)`), {track:.1f} s of CPU per 30 s track (14 windows); the frozen
-musicnn costs about 25 times the multiply-adds of the small CNN of `tagger-train fit`.
-Plan if that is too slow for large libraries: distil this model into that small CNN by
-training it on this model's temperature-scaled window probabilities (soft targets) over
-many augmented crops of the training tracks, then evaluate the student under the same
-contiguous-id CV."""
+Inference: {gmac:.2f} GMAC per 4 s window ({full:.2f} for the whole musicnn); {speed:.0f}
+windows/s through the Keras model (batch 128, 2 CPU cores, `model(x, training=False)`),
+{track:.2f} s per 30 s track (14 windows). The tagger runs the LiteRT copy, which is faster
+(see benchmarks/RESULTS.md)."""
