@@ -29,8 +29,8 @@ from tagger.training.musicnn_port import BN_EPSILON, FRONTEND_BRANCHES, MIDEND_F
 
 # Kept per branch by default (musicnn has 204 timbral and 51 temporal filters per branch): the
 # smallest tried that lost no accuracy under the CV and valid-list protocols (see the model card).
-DEFAULT_TIMBRAL_FILTERS = 64
-DEFAULT_TEMPORAL_FILTERS = 24
+DEFAULT_TIMBRAL_FILTERS = 48
+DEFAULT_TEMPORAL_FILTERS = 16
 STATS_BATCH = 64
 STATS_FRAME_STEP = 7  # every 7th frame: neighbouring frames are near copies, and all of them would take GBs
 

@@ -343,7 +343,8 @@ def run(args: argparse.Namespace) -> int:
     dim_pooled = base.get_layer("pooled_bn").output.shape[-1]
     baselines = {
         "penultimate (200)": logistic_baseline(data, labels, folds, evaluable, slice(dim_pooled, None)),
-        "mean_pool (753)": logistic_baseline(data, labels, folds, evaluable, slice(dim_pooled // 2, dim_pooled)),
+        f"mean_pool ({dim_pooled // 2})": logistic_baseline(data, labels, folds, evaluable,
+                                                            slice(dim_pooled // 2, dim_pooled)),
     }
     chunk_accuracy = random_window_accuracy(data, labels, evaluable, len(genres), args.seed)
 
@@ -365,7 +366,8 @@ def run(args: argparse.Namespace) -> int:
     gmac = multiply_adds(settings.window_frames, settings.n_mels, filters) / 1e9
     report = (comparison_text(genres, cv_eval, valid_eval, labels[cv_idx], baselines, cv_idx, chunk_accuracy)
               + SPEED_NOTE.format(speed=speed, track=14 / speed, gmac=gmac,
-                                  full=multiply_adds(settings.window_frames, settings.n_mels, FULL_FILTERS) / 1e9))
+                                  full=multiply_adds(settings.window_frames, settings.n_mels, FULL_FILTERS) / 1e9)
+              + PRUNING_NOTE)
     card.write_card(args.out, card.CardFacts(
         data_note=DATA_NOTE, title="musicnn (MSD) transfer genre model", genres=genres, evaluation=cv_eval, temperature=temperature,
         min_confidence=min_confidence, n_train=len(tracks), minutes=minutes, n_params=model.count_params(),
@@ -444,5 +446,24 @@ SPEED_NOTE = """
 
 Inference: {gmac:.2f} GMAC per 4 s window ({full:.2f} for the whole musicnn); {speed:.0f}
 windows/s through the Keras model (batch 128, 2 CPU cores, `model(x, training=False)`),
-{track:.2f} s per 30 s track (14 windows). The tagger runs the LiteRT copy, which is faster
-(see benchmarks/RESULTS.md)."""
+{track:.2f} s per 30 s track (14 windows). The tagger runs the LiteRT copy (about as fast,
+without TensorFlow's start-up; whole-command figures in benchmarks/RESULTS.md)."""
+
+PRUNING_NOTE = """
+
+How much to prune was chosen by this sweep (same CV folds, valid list, crops and seed; the
+channel statistics then came from the first two windows of 160 train-list tracks, so the
+figures differ a little from the table above; LiteRT speed on 2 idle cores, 2026-11-25):
+
+| front-end filters (timbral / temporal) | GMAC per window | LiteRT windows/s | CV balanced | valid-list balanced |
+|---|---|---|---|---|
+| 204 / 51 (whole musicnn) | 1.87 | 32 | 85.6% | 76.8% |
+| 64 / 24 | 0.64 | 82 | 87.3% | 84.0% |
+| 48 / 16 (shipped) | 0.47 | 101 | 85.5% | 82.2% |
+| 32 / 16 | 0.35 | 144 | 86.3% | 74.8% |
+| 24 / 12 | 0.27 | - | 85.9% | 69.5% |
+| 16 / 8 | 0.18 | 187 | 82.7% | 76.2% |
+| 64 / 24, timbral stride 2 in frequency | 0.41 | - | 83.2% | 68.7% |
+
+48 / 16 is the smallest that lost nothing under either protocol; with 56 valid tracks one
+track is 1.8 points, so the differences between the first three rows are within noise."""
