@@ -250,6 +250,7 @@ def main() -> None:
         twin = right.twinx()
         twin.plot([s for s, _ in library_runs], [m.peak_rss_mb for _, m in library_runs], "r--", marker="s")
         twin.set_ylabel("peak RSS (MB)", color="r")
+        twin.set_ylim(0, 1.2 * max(m.peak_rss_mb for _, m in library_runs))  # from 0: flat should look flat
         fig.tight_layout()
         fig.savefig(HERE / "scaling.png", dpi=100)
         report += "\n\nCost against song length (one thread): " + ", ".join(
