@@ -81,6 +81,18 @@ def test_pruned_network_is_smaller_and_keeps_layer_names(network, windows):
     assert multiply_adds(FRAMES, MELS, KEEP) < multiply_adds(FRAMES, MELS, FULL_FILTERS) / 5
 
 
+def test_factorising_at_full_rank_changes_nothing_and_a_low_rank_costs_less(network, windows):
+    pruned = prune_musicnn(network, KEEP, windows)
+    factorised = prune_musicnn(network, KEEP, windows, timbral_rank=max(KEEP[:2]))
+    assert factorised.get_layer("timbral_67_basis").filters == max(KEEP[:2])
+    assert factorised.get_layer("timbral_38").kernel_size == (1, 1)
+    for got, want in zip(outputs(factorised, windows), outputs(pruned, windows)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    low = prune_musicnn(network, KEEP, windows, timbral_rank=4)
+    assert low.output.shape == pruned.output.shape
+    assert multiply_adds(FRAMES, MELS, KEEP, timbral_rank=4) < multiply_adds(FRAMES, MELS, KEEP) / 2
+
+
 @pytest.mark.parametrize("keep", [(0, 30, 5, 6, 7), (205, 30, 5, 6, 7), (20, 30, 5)])
 def test_impossible_filter_counts_are_refused(network, windows, keep):
     with pytest.raises(ValueError):

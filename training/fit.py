@@ -38,7 +38,9 @@ from tagger.training import card, metrics  # noqa: E402
 from tagger.training.dataset import (  # noqa: E402
     DatasetError, LabelledTrack, genres_of, hold_out_groups, list_tracks, select, write_trained_on,
 )
-from tagger.training.musicnn_prune import DEFAULT_TEMPORAL_FILTERS, DEFAULT_TIMBRAL_FILTERS  # noqa: E402
+from tagger.training.musicnn_prune import (  # noqa: E402
+    DEFAULT_TEMPORAL_FILTERS, DEFAULT_TIMBRAL_FILTERS, DEFAULT_TIMBRAL_RANK,
+)
 
 NAME = "fit"
 HELP = "train a genre model on DATA_DIR/<genre>/ audio files"
@@ -255,6 +257,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--temporal-filters", type=int, default=DEFAULT_TEMPORAL_FILTERS, metavar="N",
                         help="with --base musicnn: filters kept per temporal branch "
                              f"(default {DEFAULT_TEMPORAL_FILTERS}; 51 keeps all)")
+    parser.add_argument("--timbral-rank", type=int, default=DEFAULT_TIMBRAL_RANK, metavar="N",
+                        help="with --base musicnn: basis filters of each factorised timbral convolution "
+                             f"(default {DEFAULT_TIMBRAL_RANK}; 0 keeps them whole)")
 
 
 def run(args: argparse.Namespace) -> int:

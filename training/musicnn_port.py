@@ -93,14 +93,16 @@ def _bn(name: str) -> layers.BatchNormalization:
 
 
 def build_musicnn(frames: int, n_mels: int = 96, n_tags: int = len(MSD_TAGS),
-                  filters: Sequence[int] = FULL_FILTERS) -> keras.Model:
+                  filters: Sequence[int] = FULL_FILTERS, timbral_rank: int | None = None) -> keras.Model:
     """musicnn's graph, uninitialised; outputs MSD tag logits.
 
     Layer names tie each layer to its checkpoint variables (see
     :func:`load_weights`); the ``penultimate`` and ``pooled`` layers are the
     embeddings used for transfer. ``filters`` gives each front-end branch's
     filter count (fewer than musicnn's for a pruned copy, see
-    :mod:`tagger.training.musicnn_prune`).
+    :mod:`tagger.training.musicnn_prune`); with ``timbral_rank``, each timbral
+    convolution is a ``timbral_rank``-filter convolution (``<name>_basis``)
+    followed by a 1x1 convolution (``<name>``).
     """
     inputs = keras.Input((frames, n_mels))
     x = layers.Reshape((frames, n_mels, 1))(inputs)
@@ -111,6 +113,9 @@ def build_musicnn(frames: int, n_mels: int = 96, n_tags: int = len(MSD_TAGS),
         # temporal branches use TF "same" padding (Keras pads the same way).
         if kernel[1] > 1:
             branch = layers.ZeroPadding2D(((3, 3), (0, 0)))(x)
+            if timbral_rank:
+                branch = layers.Conv2D(min(timbral_rank, count), kernel, use_bias=False, name=f"{name}_basis")(branch)
+                kernel = (1, 1)
             branch = layers.Conv2D(count, kernel, activation="relu", name=name)(branch)
         else:
             branch = layers.Conv2D(count, kernel, padding="same", activation="relu", name=name)(x)
