@@ -60,14 +60,17 @@ def feature_model(teacher: keras.Model) -> keras.Model:
 
 
 def teacher_features(teacher: keras.Model, windows: Sequence[np.ndarray], crops: Sequence[np.ndarray],
-                     cache: Path | None, tracks: Sequence[LabelledTrack]) -> transfer.Embedded:
-    """Teacher features of each track's windows and crops, from ``cache`` when it holds these tracks and crops."""
-    data = transfer.load_embeddings(cache, tracks) if cache else None
-    if data is not None and [len(c) for c in data.crops] == [len(c) for c in crops]:
+                     cache: Path | None, tracks: Sequence[LabelledTrack], key: str) -> transfer.Embedded:
+    """Teacher features of each track's windows and crops, from ``cache`` when it holds these tracks and ``key``.
+
+    ``key`` names what made the crops and features (teacher, seed, crops per track).
+    """
+    data = transfer.load_embeddings(cache, tracks, key) if cache else None
+    if data is not None:
         return data
     data = transfer.embed_inputs(feature_model(teacher), list(zip(windows, crops)))
     if cache:
-        transfer.save_embeddings(cache, data, tracks)
+        transfer.save_embeddings(cache, data, tracks, key)
     return data
 
 
@@ -146,8 +149,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crops", type=int, default=30, help="augmented crops per training track (default 30)")
     parser.add_argument("--epochs", type=int, default=12, help="student training epochs (default 12)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    parser.add_argument("--cache", type=Path, metavar="FILE", help=".npz file to reuse / store the teacher features (keyed by track and crop count only: "
-                        "use one file per teacher and seed)")
+    parser.add_argument("--cache", type=Path, metavar="FILE",
+                        help=".npz file to reuse / store the teacher features (recomputed when the tracks, "
+                             "teacher, seed or --crops differ)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -170,7 +174,8 @@ def run(args: argparse.Namespace) -> int:
     windows, crops = [w for w, _ in inputs], [c for _, c in inputs]
     held_windows = [file_windows(t.path, settings).mels for t in held]
     teacher = teacher_model.keras_model()
-    features = teacher_features(teacher, windows, crops, args.cache, train)
+    key = f"teacher {teacher_model.model_id}, seed {args.seed}, {args.crops} crops per track"
+    features = teacher_features(teacher, windows, crops, args.cache, train, key)
     held_features = transfer.embed(feature_model(teacher), np.concatenate(held_windows))
     print(f"teacher features of {sum(map(len, windows)) + sum(map(len, crops))} windows and crops "
           f"in {(time.perf_counter() - started) / 60:.1f} min")
