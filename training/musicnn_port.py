@@ -93,7 +93,8 @@ def _bn(name: str) -> layers.BatchNormalization:
 
 
 def build_musicnn(frames: int, n_mels: int = 96, n_tags: int = len(MSD_TAGS),
-                  filters: Sequence[int] = FULL_FILTERS, timbral_rank: int | None = None) -> keras.Model:
+                  filters: Sequence[int] = FULL_FILTERS, timbral_rank: int | None = None,
+                  frequency_stride: int = 1) -> keras.Model:
     """musicnn's graph, uninitialised; outputs MSD tag logits.
 
     Layer names tie each layer to its checkpoint variables (see
@@ -102,7 +103,10 @@ def build_musicnn(frames: int, n_mels: int = 96, n_tags: int = len(MSD_TAGS),
     filter count (fewer than musicnn's for a pruned copy, see
     :mod:`tagger.training.musicnn_prune`); with ``timbral_rank``, each timbral
     convolution is a ``timbral_rank``-filter convolution (``<name>_basis``)
-    followed by a 1x1 convolution (``<name>``).
+    followed by a 1x1 convolution (``<name>``). With ``frequency_stride`` s,
+    the front-end convolutions are evaluated at every s-th Mel band only (their
+    maximum over frequency then looks at 1/s of the positions): weights keep
+    their shapes, so any musicnn's weights load into it.
     """
     inputs = keras.Input((frames, n_mels))
     x = layers.Reshape((frames, n_mels, 1))(inputs)
@@ -113,12 +117,15 @@ def build_musicnn(frames: int, n_mels: int = 96, n_tags: int = len(MSD_TAGS),
         # temporal branches use TF "same" padding (Keras pads the same way).
         if kernel[1] > 1:
             branch = layers.ZeroPadding2D(((3, 3), (0, 0)))(x)
+            strides = (1, frequency_stride)
             if timbral_rank:
-                branch = layers.Conv2D(min(timbral_rank, count), kernel, use_bias=False, name=f"{name}_basis")(branch)
-                kernel = (1, 1)
-            branch = layers.Conv2D(count, kernel, activation="relu", name=name)(branch)
+                branch = layers.Conv2D(min(timbral_rank, count), kernel, strides=strides, use_bias=False,
+                                       name=f"{name}_basis")(branch)
+                kernel, strides = (1, 1), (1, 1)
+            branch = layers.Conv2D(count, kernel, strides=strides, activation="relu", name=name)(branch)
         else:
-            branch = layers.Conv2D(count, kernel, padding="same", activation="relu", name=name)(x)
+            branch = layers.Conv2D(count, kernel, strides=(1, frequency_stride), padding="same", activation="relu",
+                                   name=name)(x)
         branch = _bn(f"{name}_bn")(branch)
         branch = layers.MaxPooling2D((1, branch.shape[2]))(branch)
         branches.append(layers.Reshape((frames, count))(branch))
