@@ -55,6 +55,8 @@ class CardFacts:
         Markdown table of other protocols and baselines, if any.
     data_note : str
         How the training data was balanced and augmented.
+    more_results : sequence of (str, object)
+        Further held-out results, each a heading and an evaluation like ``evaluation``.
     """
 
     title: str
@@ -70,6 +72,7 @@ class CardFacts:
     protocol: str = SPLIT_PROTOCOL
     extra: str = ""
     data_note: str = CROP_SAMPLING
+    more_results: Sequence[tuple[str, object]] = ()
 
 
 def summary_text(genres: Sequence[str], evaluation) -> str:
@@ -99,6 +102,8 @@ def summary_text(genres: Sequence[str], evaluation) -> str:
 def write_card(model_dir: Path, facts: CardFacts) -> Path:
     """Write ``MODEL_CARD.md`` into ``model_dir``; returns its path."""
     extra = f"## Protocols and baselines side by side\n\n{facts.extra}\n\n" if facts.extra else ""
+    more = "".join(f"## {heading}\n\n```\n{summary_text(facts.genres, evaluation)}\n```\n\n"
+                   for heading, evaluation in facts.more_results)
     text = f"""# {facts.title}
 
 Predicts one of {len(facts.genres)} genres ({", ".join(facts.genres)}) for each 4 s
@@ -129,7 +134,7 @@ training tracks. {facts.data_note}
 {summary_text(facts.genres, facts.evaluation)}
 ```
 
-{extra}Published artist-disjoint GTZAN results for comparison: MFCC + SVM 53%, OpenL3 75%,
+{more}{extra}Published artist-disjoint GTZAN results for comparison: MFCC + SVM 53%, OpenL3 75%,
 musicnn 77%, VGGish 78% track accuracy (on all 10 genres; not the same tracks).
 
 ## Rebuild

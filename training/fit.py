@@ -41,6 +41,7 @@ from tagger.training.dataset import (  # noqa: E402
 from tagger.training.musicnn_prune import (  # noqa: E402
     DEFAULT_TEMPORAL_FILTERS, DEFAULT_TIMBRAL_FILTERS, DEFAULT_TIMBRAL_RANK,
 )
+from tagger.training.musicnn_stride import DEFAULT_FREQUENCY_STRIDE  # noqa: E402
 
 NAME = "fit"
 HELP = "train a genre model on DATA_DIR/<genre>/ audio files"
@@ -260,6 +261,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timbral-rank", type=int, default=DEFAULT_TIMBRAL_RANK, metavar="N",
                         help="with --base musicnn: basis filters of each factorised timbral convolution "
                              f"(default {DEFAULT_TIMBRAL_RANK}; 0 keeps them whole)")
+    parser.add_argument("--frequency-stride", type=int, default=DEFAULT_FREQUENCY_STRIDE, metavar="N",
+                        help="with --base musicnn: evaluate the front end at every N-th Mel band, fine-tuned to "
+                             f"reproduce the full-resolution embedding (default {DEFAULT_FREQUENCY_STRIDE}; 1: off)")
 
 
 def run(args: argparse.Namespace) -> int:
