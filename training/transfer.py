@@ -583,7 +583,8 @@ with the embedding at rank 16):
 
 Then, with 48 / 16 and rank 16, the front end evaluated at every other Mel band (LiteRT
 speed on another machine, 2 idle cores, 2026-12-01, where the rank-16 network runs 83-114
-windows/s; artist-disjoint as in the table above):
+windows/s; artist-disjoint as in the table above, but like the sweeps above with window
+probabilities at T = 1, where the tables above use the shipped temperature):
 
 | frequency stride | GMAC per window | LiteRT windows/s | CV balanced | valid-list balanced | artist-disjoint balanced (top-3) |
 |---|---|---|---|---|---|
