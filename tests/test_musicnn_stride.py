@@ -69,3 +69,16 @@ def test_fine_tuning_brings_the_strided_embedding_closer_to_the_full_one(network
     after = embedding_agreement(embeddings(copy, windows), target)
     assert after > before, (before, after)
     assert embedding_agreement(target, target) == pytest.approx(1.0)
+
+
+def test_strided_base_trains_on_every_window_and_crop_and_returns_its_own_embeddings(network, windows):
+    from tagger.training.transfer import embed_inputs, strided_base
+
+    inputs = [(windows[:5], windows[5:7]), (windows[7:10], windows[10:12])]
+    full = embed_inputs(embedding_model(network), inputs)
+    student, data, agreement = strided_base(network, FILTERS, RANK, 2, inputs, full, seed=0)
+    assert student.get_layer("temporal_128").output.shape[2] == MELS // 2
+    assert [len(w) for w in data.windows] == [5, 3] and [len(c) for c in data.crops] == [2, 2]
+    np.testing.assert_allclose(data.rows(), embeddings(student, np.concatenate([np.concatenate(p) for p in inputs])),
+                               rtol=1e-4, atol=1e-4)
+    assert 0.5 < agreement <= 1.0

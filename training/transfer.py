@@ -128,6 +128,10 @@ class Embedded:
     windows: list[np.ndarray]
     crops: list[np.ndarray]
 
+    def rows(self) -> np.ndarray:
+        """Every track's windows then crops, track by track, shape (n, dim): the order of :func:`track_inputs`."""
+        return np.concatenate([np.concatenate([w, c]) for w, c in zip(self.windows, self.crops)])
+
 
 def track_inputs(tracks: Sequence[LabelledTrack], folds: np.ndarray, settings: FeatureSettings, seed: int,
                  crops_per_track: int = CROPS_PER_TRACK) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -345,11 +349,10 @@ def strided_base(base: keras.Model, filters: Sequence[int], rank: int | None, st
     """
     student = musicnn_stride.strided_copy(base, stride, filters, rank)
     mels = np.concatenate([np.concatenate(pair) for pair in inputs])
-    targets = np.concatenate([np.concatenate([w, c]) for w, c in zip(full.windows, full.crops)])
+    targets = full.rows()
     musicnn_stride.fine_tune_embedding(embedding_model(student), mels, targets, seed)
     data = embed_inputs(embedding_model(student), inputs)
-    ours = np.concatenate([np.concatenate([w, c]) for w, c in zip(data.windows, data.crops)])
-    return student, data, musicnn_stride.embedding_agreement(ours, targets)
+    return student, data, musicnn_stride.embedding_agreement(data.rows(), targets)
 
 
 def statistics_windows(tracks: Sequence[LabelledTrack], settings: FeatureSettings) -> np.ndarray:
