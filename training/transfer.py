@@ -593,4 +593,10 @@ probabilities at T = 1, where the tables above use the shipped temperature):
 |---|---|---|---|---|---|
 | 1 | 0.25 | 83-114 | 85.5% | 76.8% | 66.1% (85.4%) |
 | 2, not fine-tuned | 0.14 | 221-272 | 83.8% | 70.7% | 60.0% (80.6%) |
-| 2, fine-tuned to the stride-1 embedding (shipped) | 0.14 | 221-272 | 83.7% | 78.2% | 66.7% (82.2%) |"""
+| 2, fine-tuned to the stride-1 embedding (shipped) | 0.14 | 221-272 | 83.7% | 78.2% | 66.7% (82.2%) |
+| 2, fine-tuned on the train list's audio only | 0.14 | 221-272 | 87.1% | 76.4% | 65.0% (82.2%) |
+
+The shipped network was fine-tuned on the audio of every track, held-out ones included (no
+labels). The last row shows what that is worth: a copy that never heard the valid list scores
+it within one track per genre of the shipped one (its embedding correlation with the stride-1
+network: 0.975 on windows it trained on, 0.959 on valid-list windows)."""
