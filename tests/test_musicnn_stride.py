@@ -13,7 +13,7 @@ keras = pytest.importorskip("keras")
 from tagger.training.musicnn_port import build_musicnn  # noqa: E402
 from tagger.training.musicnn_prune import multiply_adds  # noqa: E402
 from tagger.training.musicnn_stride import embedding_agreement, fine_tune_embedding, strided_copy  # noqa: E402
-from tagger.training.transfer import embedding_model  # noqa: E402
+from tagger.training.transfer import embed_inputs, embedding_model, strided_base  # noqa: E402
 
 FRAMES, MELS = 40, 96
 FILTERS = (12, 12, 4, 4, 4)
@@ -72,8 +72,6 @@ def test_fine_tuning_brings_the_strided_embedding_closer_to_the_full_one(network
 
 
 def test_strided_base_trains_on_every_window_and_crop_and_returns_its_own_embeddings(network, windows):
-    from tagger.training.transfer import embed_inputs, strided_base
-
     inputs = [(windows[:5], windows[5:7]), (windows[7:10], windows[10:12])]
     full = embed_inputs(embedding_model(network), inputs)
     student, data, agreement = strided_base(network, FILTERS, RANK, 2, inputs, full, seed=0)
