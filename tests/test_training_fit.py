@@ -36,3 +36,10 @@ def test_fit_reports_a_missing_folder_in_one_line(tmp_path, capsys):
     assert cli.main(["fit", str(tmp_path / "nowhere"), "--out", str(tmp_path / "m")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no such folder" in err
+
+
+def test_fit_refuses_a_frequency_stride_below_one_in_one_line(tmp_path, capsys):
+    make_toy_dataset(tmp_path / "data")
+    assert cli.main(["fit", str(tmp_path / "data"), "--out", str(tmp_path / "m"), "--frequency-stride", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--frequency-stride" in err

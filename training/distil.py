@@ -1,6 +1,6 @@
 """Distil a genre model into a small fast CNN: ``tagger-train distil DATA_DIR --teacher default --out DIR``.
 
-The shipped default model (frozen, pruned musicnn + dense head) is accurate but
+The shipped default model (pruned, strided musicnn + dense head) is accurate but
 costs ~0.14 GMAC per 4 s window; the student is the small CNN of ``tagger-train
 fit`` (~0.1 GMAC), trained to copy the teacher's window probabilities.
 

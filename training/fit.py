@@ -269,6 +269,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.epochs < 1:
         raise DatasetError("--epochs must be at least 1")
+    if args.frequency_stride < 1:
+        raise DatasetError("--frequency-stride must be at least 1")
     if args.base == "musicnn":
         if args.checkpoint is None:
             raise DatasetError("--base musicnn needs --checkpoint DIR (see training/musicnn_port.py)")
