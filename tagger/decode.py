@@ -193,6 +193,29 @@ def _to_segment(mono: np.ndarray, first: int, native_rate: int, start: float, wh
     return Segment(start=start, audio=audio)
 
 
+def channel_mean(block: np.ndarray) -> np.ndarray:
+    """Mono mix of interleaved audio: the mean of the channels.
+
+    Parameters
+    ----------
+    block : np.ndarray, shape (n_samples, n_channels)
+        float32 samples, as libsndfile reads them.
+
+    Returns
+    -------
+    np.ndarray, shape (n_samples,)
+        float32; for one or two channels exactly ``block.mean(axis=1)``.
+    """
+    # A channel at a time: numpy's mean over a short last axis costs about 4 ms per
+    # 4 s of stereo, a third of decoding a 4-minute song's analysed spans.
+    mono = np.array(block[:, 0], dtype=np.float32)
+    for channel in range(1, block.shape[1]):
+        mono += block[:, channel]
+    if block.shape[1] > 1:
+        mono *= np.float32(1 / block.shape[1])
+    return mono
+
+
 def _read_sndfile(path: Path, settings: FeatureSettings) -> DecodedTrack:
     with soundfile.SoundFile(str(path)) as sf:
         native_rate, n_native = sf.samplerate, sf.frames
@@ -206,7 +229,7 @@ def _read_sndfile(path: Path, settings: FeatureSettings) -> DecodedTrack:
             block = sf.read(count - max(0, -first), dtype="float32", always_2d=True)
             if block.size == 0:
                 raise DecodeError("no audio could be read (truncated or corrupt file)")
-            segments.append(_to_segment(block.mean(axis=1), first, native_rate, start, whole, settings))
+            segments.append(_to_segment(channel_mean(block), first, native_rate, start, whole, settings))
     return DecodedTrack(duration=duration, segments=segments)
 
 

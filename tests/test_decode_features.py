@@ -13,7 +13,7 @@ import soundfile
 import soxr
 
 from audio import make_track, music, write_audio
-from tagger.decode import DecodeError, decode_track, window_starts
+from tagger.decode import DecodeError, channel_mean, decode_track, window_starts
 from tagger.features import log_mel, track_windows
 from tagger.settings import FeatureSettings
 
@@ -111,6 +111,16 @@ def test_channels_are_averaged(tmp_path):
         reference, _ = whole_decode(path)
         segment = decode_track(path, S).segments[0]
         np.testing.assert_allclose(segment.audio[MARGIN:-MARGIN], reference, atol=1e-6)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 6])
+def test_channel_mean_is_the_mean_of_the_channels(channels):
+    block = np.random.default_rng(channels).standard_normal((1000, channels)).astype(np.float32)
+    mono = channel_mean(block)
+    assert mono.dtype == np.float32 and mono.shape == (1000,)
+    if channels <= 2:  # exactly what training features were computed with before
+        np.testing.assert_array_equal(mono, block.mean(axis=1))
+    np.testing.assert_allclose(mono, block.mean(axis=1), atol=1e-6)
 
 
 def test_stereo_level_is_the_same_through_ffmpeg_and_libsndfile(tmp_path):
