@@ -142,7 +142,7 @@ class TrackTableModel(QAbstractTableModel):
         if role == ROW_ROLE:
             return row
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
-            return self._text(row, col)
+            return self.cell_text(row, col)
         if role == SORT_ROLE:
             if col == COL_CONFIDENCE:
                 return -1.0 if row.confidence is None else row.confidence
@@ -150,7 +150,7 @@ class TrackTableModel(QAbstractTableModel):
                 return int(row.accepted)
             if col == COL_STATUS:
                 return STATUSES.index(row.status)
-            return self._text(row, col).casefold()
+            return self.cell_text(row, col).casefold()
         if role == Qt.ItemDataRole.CheckStateRole and col == COL_ACCEPT:
             return Qt.CheckState.Checked if row.accepted else Qt.CheckState.Unchecked
         if role == Qt.ItemDataRole.ForegroundRole and col == COL_STATUS and row.status in _STATUS_COLOURS:
@@ -171,7 +171,8 @@ class TrackTableModel(QAbstractTableModel):
         return None
 
     @staticmethod
-    def _text(row: TrackRow, col: int) -> str:
+    def cell_text(row: TrackRow, col: int) -> str:
+        """The text a cell shows."""
         if col == COL_FILE:
             return row.relpath
         if col == COL_ARTIST:

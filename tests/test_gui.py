@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before pytest-qt creates the QApplication
 
@@ -306,3 +307,43 @@ def test_play_and_pause_the_selected_track(qtbot, window, library):
     paused_at = window.details._player.position()
     qtbot.wait(300)
     assert window.details._player.position() == paused_at
+
+
+def test_columns_fit_the_text_of_the_rows_shown(window):
+    """Fitted columns give each cell room for its text, as Qt's own measure would, corrections (italic) included."""
+    from tagger.gui.table_model import COL_ARTIST, COL_TITLE, TrackRow
+
+    rows = [TrackRow(Path(f"/music/{i}.flac"), f"{i}.flac", artist="Ünïcode Artist " * (1 + i % 3),
+                     title=f"T{i}", suggestion="Reggae", model_suggestion="Rock", confidence=0.9)
+            for i in range(30)]
+    window.table_model.append_rows(rows)
+    window.table_model.setData(window.table_model.index(0, COL_SUGGESTED), "Drum and Bass")
+    widths = window._content_widths()
+    window.table.horizontalHeader().setResizeContentsPrecision(-1)
+    for col in (COL_FILE, COL_ARTIST, COL_TITLE, COL_SUGGESTED):
+        assert abs(widths[col] - window.table.sizeHintForColumn(col)) <= 2, col
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness is Linux's")
+def test_background_threads_run_at_lower_priority_than_the_window():
+    import threading
+
+    from tagger.gui.worker import BACKGROUND_NICENESS, lower_thread_priority
+
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen = {}
+
+    def background():
+        lower_thread_priority()
+        seen["worker"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        child = threading.Thread(target=lambda: seen.setdefault("child", os.getpriority(
+            os.PRIO_PROCESS, threading.get_native_id())))
+        child.start()
+        child.join()
+
+    thread = threading.Thread(target=background)
+    thread.start()
+    thread.join()
+    assert seen["worker"] == min(19, before + BACKGROUND_NICENESS)
+    assert seen["child"] == seen["worker"]  # threads it starts (decoders, the model's pool) inherit it
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
