@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import tagger  # noqa: F401 - first, as in tagger-gui: it sets the BLAS thread count before NumPy loads
+
 import numpy as np
 import soundfile
 
