@@ -521,7 +521,8 @@ class MainWindow(QMainWindow):
             return
         if not self._confirm("Undo Last Write", "Put back the genres that the last write replaced?"):
             return
-        self._start_task("Undoing the last write…", 0, lambda progress: undo_last_write(self.state), self._undone)
+        self._start_task("Undoing the last write…", 0, lambda progress: undo_last_write(self.state, self.folder),
+                         self._undone)
 
     def _undone(self, summary: UndoSummary) -> None:
         for res in summary.restored:

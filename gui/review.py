@@ -136,8 +136,8 @@ class UndoSummary:
     not_restored: list[WriteResult]
 
 
-def undo_last_write(state: State) -> UndoSummary:
-    """Put back the genres the newest not-yet-undone tagging run replaced.
+def undo_last_write(state: State, folder: Path | None = None) -> UndoSummary:
+    """Put back the genres the newest not-yet-undone tagging run (of library ``folder``, when given) replaced.
 
     Raises
     ------
@@ -146,7 +146,7 @@ def undo_last_write(state: State) -> UndoSummary:
     LibraryBusy
         Another tagger run holds that library.
     """
-    target = undoable_run(state)
+    target = undoable_run(state, folder=folder)
     folder = Path(next(r.folder for r in state.runs() if r.id == target))
     with LibraryLock(folder):
         _, outcomes = undo_run(state, target)

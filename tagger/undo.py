@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,8 +41,12 @@ def settle_interrupted_writes(state: State) -> None:
             state.journal_failed(entry.id)
 
 
-def undoable_run(state: State, run_id: int | None = None) -> int:
-    """The run to undo: ``run_id``, or the newest tagging run not yet undone that wrote something."""
+def undoable_run(state: State, run_id: int | None = None, folder: Path | None = None) -> int:
+    """The run to undo: ``run_id``, or the newest tagging run not yet undone that wrote something.
+
+    With ``folder``, only runs over that library count: undoing in one library's
+    window must not touch another library tagged since.
+    """
     runs = {r.id: r for r in state.runs()}
     if run_id is not None:
         run = runs.get(run_id)
@@ -50,10 +55,13 @@ def undoable_run(state: State, run_id: int | None = None) -> int:
         if run.undone_by is not None:
             raise UndoError(f"run {run_id} was already undone by run {run.undone_by}")
         return run_id
+    library = Path(os.path.abspath(folder)) if folder is not None else None
     for run in sorted(runs.values(), key=lambda r: r.id, reverse=True):
+        if library is not None and Path(os.path.abspath(run.folder)) != library:
+            continue
         if run.kind == "tag" and run.undone_by is None and any(e.state == "done" for e in state.journal(run.id)):
             return run.id
-    raise UndoError("nothing to undo: no run has written genres")
+    raise UndoError("nothing to undo: no run has written genres" + (f" in {library}" if library else ""))
 
 
 def undo_run(state: State, run_id: int) -> tuple[int, list[UndoOutcome]]:

@@ -22,7 +22,7 @@ from conftest import MODEL_ENV  # noqa: E402
 from tagger.config import Config, load_config  # noqa: E402
 from tagger.model import GenreModel  # noqa: E402
 from tagger.state import State  # noqa: E402
-from tagger.tags import read_genres  # noqa: E402
+from tagger.tags import read_genres, read_snapshot  # noqa: E402
 
 from tagger.gui.about import about_html  # noqa: E402
 from tagger.gui.main_window import MainWindow  # noqa: E402
@@ -347,3 +347,24 @@ def test_background_threads_run_at_lower_priority_than_the_window():
     assert seen["worker"] == min(19, before + BACKGROUND_NICENESS)
     assert seen["child"] == seen["worker"]  # threads it starts (decoders, the model's pool) inherit it
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
+
+
+def test_undo_in_one_library_leaves_another_alone(make_library, batch, state):
+    """The window's Undo Last Write is about the library it shows, even if another was tagged since."""
+    from tagger.gui.review import undo_last_write
+    from tagger.undo import UndoError
+
+    first, first_files = make_library("first", formats=("flac", "mp3"))
+    second, second_files = make_library("second", formats=("ogg", "wav"))
+    batch(first)
+    batch(second)
+    assert all(read_genres(p) for p in [*first_files.values(), *second_files.values()])
+
+    summary = undo_last_write(state, first)
+    assert sorted(r.path for r in summary.restored) == sorted(first_files.values())
+    assert all(read_snapshot(p) == {} for p in first_files.values())
+    assert all(read_genres(p) for p in second_files.values())
+    with pytest.raises(UndoError, match="nothing to undo.*first"):
+        undo_last_write(state, first)
+    assert undo_last_write(state).restored  # without a library: the newest run of any, the second's
+    assert all(read_snapshot(p) == {} for p in second_files.values())
