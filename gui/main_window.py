@@ -519,7 +519,8 @@ class MainWindow(QMainWindow):
         if self.worker is not None or self._task is not None:
             self.statusBar().showMessage("Wait for the current work to finish before undoing.")
             return
-        if not self._confirm("Undo Last Write", "Put back the genres that the last write replaced?"):
+        where = f" in {self.folder}" if self.folder else ""
+        if not self._confirm("Undo Last Write", f"Put back the genres that the last write{where} replaced?"):
             return
         self._start_task("Undoing the last write…", 0, lambda progress: undo_last_write(self.state, self.folder),
                          self._undone)

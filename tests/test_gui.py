@@ -157,6 +157,7 @@ def test_review_write_and_undo(qtbot, window, library, monkeypatch):
     # Undo puts every previous genre back and the rows show it.
     with qtbot.waitSignal(window.write_finished, timeout=WAIT_MS):
         window.undo_action.trigger()
+    assert str(library) in asked[-1]  # the question names the library it undoes in
     assert read_genres(library / "new_ogg.ogg") == []
     assert read_genres(library / "sub" / "tagged.flac") == ["Polka"]
     assert rows["tagged.flac"].current == ["Polka"] and rows["tagged.flac"].status == DIFFERS
