@@ -298,7 +298,7 @@ class MainWindow(QMainWindow):
         widths = {COL_ACCEPT: margin + self.table.style().pixelMetric(QStyle.PixelMetric.PM_IndicatorWidth)}
         for col in range(COL_ACCEPT + 1, self.table_model.columnCount()):
             widths[col] = margin + max(
-                ((italic if col == COL_SUGGESTED and row.corrected else plain)
+                ((italic if TrackTableModel.cell_is_italic(row, col) else plain)
                  .horizontalAdvance(TrackTableModel.cell_text(row, col)) for row in rows), default=0)
         return widths
 

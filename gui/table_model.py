@@ -155,9 +155,9 @@ class TrackTableModel(QAbstractTableModel):
             return Qt.CheckState.Checked if row.accepted else Qt.CheckState.Unchecked
         if role == Qt.ItemDataRole.ForegroundRole and col == COL_STATUS and row.status in _STATUS_COLOURS:
             return QBrush(QColor(_STATUS_COLOURS[row.status]))
-        if role == Qt.ItemDataRole.FontRole and col == COL_SUGGESTED and row.corrected:
+        if role == Qt.ItemDataRole.FontRole and self.cell_is_italic(row, col):
             font = QFont()
-            font.setItalic(True)  # a correction stands out from what the model said
+            font.setItalic(True)
             return font
         if role == Qt.ItemDataRole.TextAlignmentRole and col == COL_CONFIDENCE:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -169,6 +169,11 @@ class TrackTableModel(QAbstractTableModel):
             if col == COL_SUGGESTED and row.corrected:
                 return f"corrected by you; the model said {row.model_suggestion}"
         return None
+
+    @staticmethod
+    def cell_is_italic(row: TrackRow, col: int) -> bool:
+        """Whether a cell's text is in italics: a correction stands out from what the model said."""
+        return col == COL_SUGGESTED and row.corrected
 
     @staticmethod
     def cell_text(row: TrackRow, col: int) -> str:
