@@ -147,8 +147,8 @@ def undo_last_write(state: State, folder: Path | None = None) -> UndoSummary:
         Another tagger run holds that library.
     """
     target = undoable_run(state, folder=folder)
-    folder = Path(next(r.folder for r in state.runs() if r.id == target))
-    with LibraryLock(folder):
+    run_folder = Path(next(r.folder for r in state.runs() if r.id == target))
+    with LibraryLock(run_folder):
         _, outcomes = undo_run(state, target)
     restored, not_restored = [], []
     for outcome in outcomes:
