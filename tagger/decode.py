@@ -194,12 +194,12 @@ def _to_segment(mono: np.ndarray, first: int, native_rate: int, start: float, wh
 
 
 def channel_mean(block: np.ndarray) -> np.ndarray:
-    """Mono mix of interleaved audio: the mean of the channels.
+    """Mono mix: the mean of the channels, the same rule for every decoder.
 
     Parameters
     ----------
     block : np.ndarray, shape (n_samples, n_channels)
-        float32 samples, as libsndfile reads them.
+        float32 samples: libsndfile's interleaved frames, or FFmpeg's planes transposed.
 
     Returns
     -------
@@ -290,7 +290,7 @@ def _ffmpeg_read(container, stream, native_rate: int, first: int, count: int | N
             if position is None:
                 position = int(round(float(frame.pts * frame.time_base) * native_rate)) if frame.pts is not None else first
             for out in resampler.resample(frame):
-                data = out.to_ndarray().mean(axis=0, dtype=np.float32)
+                data = channel_mean(out.to_ndarray().T)  # planar (channels, samples) -> (samples, channels)
                 skip = max(0, first - position)
                 position += len(data)
                 if skip >= len(data):
