@@ -523,7 +523,8 @@ def stride_text(stride: int) -> str:
     """What the card says of ``--frequency-stride``."""
     if stride == 1:
         return "\n\nThe musicnn part stays frozen: only the head is trained."
-    return (f"\n\nThe front-end convolutions are then evaluated at every {stride}{'nd' if stride == 2 else 'th'} "
+    ordinal = f"{stride}{ {2: 'nd', 3: 'rd'}.get(stride, 'th') }"
+    return (f"\n\nThe front-end convolutions are then evaluated at every {ordinal} "
             f"Mel band only (`tagger.training.musicnn_stride`), and the musicnn part fine-tuned "
             f"({musicnn_stride.EPOCHS} epochs, batch norms frozen, no labels) to reproduce its own "
             "full-resolution embedding on the windows and crops of all tracks; the head is trained on the "
