@@ -1,4 +1,4 @@
-"""musicnn at a coarser frequency stride: same weights, fewer positions, fine-tuned back towards the full embedding.
+"""musicnn at coarser front-end strides: same weights, fewer positions, fine-tuned back towards the full embedding.
 
 Runs on the architecture with Keras's initial weights (no checkpoint needed).
 """
@@ -59,6 +59,16 @@ def test_stride_two_keeps_the_weights_and_halves_the_front_end(network, windows)
     assert front_half < 0.55 * front_full
 
 
+def test_time_stride_two_halves_the_frames_of_the_front_end_and_mid_end(network, windows):
+    copy = strided_copy(network, 2, FILTERS, RANK, time_stride=2)
+    for name in ("timbral_38", "timbral_67", "temporal_128", "temporal_32"):
+        assert copy.get_layer(name).output.shape[1] == FRAMES // 2
+    assert copy.get_layer("midend").output.shape[1] == FRAMES // 2
+    assert embeddings(copy, windows).shape == embeddings(network, windows).shape
+    both = multiply_adds(FRAMES, MELS, FILTERS, RANK, 2, 2)
+    assert both == pytest.approx(multiply_adds(FRAMES, MELS, FILTERS, RANK, 2) / 2)
+
+
 def test_fine_tuning_brings_the_strided_embedding_closer_to_the_full_one(network):
     # Rough spectra, on which every third band alone is a poor stand-in for all of them.
     windows = np.random.default_rng(2).uniform(0, 3, size=(64, FRAMES, MELS)).astype(np.float32)
@@ -74,7 +84,7 @@ def test_fine_tuning_brings_the_strided_embedding_closer_to_the_full_one(network
 def test_strided_base_trains_on_every_window_and_crop_and_returns_its_own_embeddings(network, windows):
     inputs = [(windows[:5], windows[5:7]), (windows[7:10], windows[10:12])]
     full = embed_inputs(embedding_model(network), inputs)
-    student, data, agreement = strided_base(network, FILTERS, RANK, 2, inputs, full, seed=0)
+    student, data, agreement = strided_base(network, FILTERS, RANK, 2, 1, inputs, full, seed=0)
     assert student.get_layer("temporal_128").output.shape[2] == MELS // 2
     assert [len(w) for w in data.windows] == [5, 3] and [len(c) for c in data.crops] == [2, 2]
     np.testing.assert_allclose(data.rows(), embeddings(student, np.concatenate([np.concatenate(p) for p in inputs])),

@@ -41,7 +41,7 @@ from tagger.training.dataset import (  # noqa: E402
 from tagger.training.musicnn_prune import (  # noqa: E402
     DEFAULT_TEMPORAL_FILTERS, DEFAULT_TIMBRAL_FILTERS, DEFAULT_TIMBRAL_RANK,
 )
-from tagger.training.musicnn_stride import DEFAULT_FREQUENCY_STRIDE  # noqa: E402
+from tagger.training.musicnn_stride import DEFAULT_FREQUENCY_STRIDE, DEFAULT_TIME_STRIDE  # noqa: E402
 
 NAME = "fit"
 HELP = "train a genre model on DATA_DIR/<genre>/ audio files"
@@ -264,13 +264,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frequency-stride", type=int, default=DEFAULT_FREQUENCY_STRIDE, metavar="N",
                         help="with --base musicnn: evaluate the front end at every N-th Mel band, fine-tuned to "
                              f"reproduce the full-resolution embedding (default {DEFAULT_FREQUENCY_STRIDE}; 1: off)")
+    parser.add_argument("--time-stride", type=int, default=DEFAULT_TIME_STRIDE, metavar="N",
+                        help="with --base musicnn: evaluate the front end at every N-th frame, fine-tuned like "
+                             f"--frequency-stride (default {DEFAULT_TIME_STRIDE}; 1: off)")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.epochs < 1:
         raise DatasetError("--epochs must be at least 1")
-    if args.frequency_stride < 1:
-        raise DatasetError("--frequency-stride must be at least 1")
+    if args.frequency_stride < 1 or args.time_stride < 1:
+        raise DatasetError("--frequency-stride and --time-stride must be at least 1")
     if args.base == "musicnn":
         if args.checkpoint is None:
             raise DatasetError("--base musicnn needs --checkpoint DIR (see training/musicnn_port.py)")

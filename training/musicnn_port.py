@@ -94,7 +94,7 @@ def _bn(name: str) -> layers.BatchNormalization:
 
 def build_musicnn(frames: int, n_mels: int = 96, n_tags: int = len(MSD_TAGS),
                   filters: Sequence[int] = FULL_FILTERS, timbral_rank: int | None = None,
-                  frequency_stride: int = 1) -> keras.Model:
+                  frequency_stride: int = 1, time_stride: int = 1) -> keras.Model:
     """musicnn's graph, uninitialised; outputs MSD tag logits.
 
     Layer names tie each layer to its checkpoint variables (see
@@ -106,7 +106,9 @@ def build_musicnn(frames: int, n_mels: int = 96, n_tags: int = len(MSD_TAGS),
     followed by a 1x1 convolution (``<name>``). With ``frequency_stride`` s,
     the front-end convolutions are evaluated at every s-th Mel band only (their
     maximum over frequency then looks at 1/s of the positions): weights keep
-    their shapes, so any musicnn's weights load into it.
+    their shapes, so any musicnn's weights load into it. With ``time_stride`` t,
+    they are evaluated at every t-th frame, and the mid-end runs on 1/t of the
+    frames.
     """
     inputs = keras.Input((frames, n_mels))
     x = layers.Reshape((frames, n_mels, 1))(inputs)
@@ -117,18 +119,18 @@ def build_musicnn(frames: int, n_mels: int = 96, n_tags: int = len(MSD_TAGS),
         # temporal branches use TF "same" padding (Keras pads the same way).
         if kernel[1] > 1:
             branch = layers.ZeroPadding2D(((3, 3), (0, 0)))(x)
-            strides = (1, frequency_stride)
+            strides = (time_stride, frequency_stride)
             if timbral_rank:
                 branch = layers.Conv2D(min(timbral_rank, count), kernel, strides=strides, use_bias=False,
                                        name=f"{name}_basis")(branch)
                 kernel, strides = (1, 1), (1, 1)
             branch = layers.Conv2D(count, kernel, strides=strides, activation="relu", name=name)(branch)
         else:
-            branch = layers.Conv2D(count, kernel, strides=(1, frequency_stride), padding="same", activation="relu",
+            branch = layers.Conv2D(count, kernel, strides=(time_stride, frequency_stride), padding="same", activation="relu",
                                    name=name)(x)
         branch = _bn(f"{name}_bn")(branch)
         branch = layers.MaxPooling2D((1, branch.shape[2]))(branch)
-        branches.append(layers.Reshape((frames, count))(branch))
+        branches.append(layers.Reshape((branch.shape[1], count))(branch))
     front = layers.Concatenate(name="frontend")(branches)
 
     # A (7 x width) conv over the whole feature axis is a 1-D conv with 7 taps.

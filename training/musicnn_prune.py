@@ -223,9 +223,10 @@ def prune_musicnn(model: keras.Model, filters: Sequence[int], windows: np.ndarra
 
 
 def multiply_adds(frames: int, n_mels: int, filters: Sequence[int], timbral_rank: int | None = None,
-                  frequency_stride: int = 1) -> int:
+                  frequency_stride: int = 1, time_stride: int = 1) -> int:
     """Multiply-adds of one window through musicnn's convolutions with these front-end filter counts."""
     total = 0
+    frames = -(-frames // time_stride)
     for branch, count in zip(FRONTEND_BRANCHES, filters):
         time_taps, freq_taps = branch.kernel
         positions = frames * -(-(n_mels - freq_taps + 1) // frequency_stride)

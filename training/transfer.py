@@ -339,15 +339,15 @@ def assemble(base: keras.Model, head: keras.Model) -> keras.Model:
     return keras.Model(embedding.input, outputs, name="musicnn_genre")
 
 
-def strided_base(base: keras.Model, filters: Sequence[int], rank: int | None, stride: int,
+def strided_base(base: keras.Model, filters: Sequence[int], rank: int | None, stride: int, time_stride: int,
                  inputs: Sequence[tuple[np.ndarray, np.ndarray]], full: Embedded,
                  seed: int) -> tuple[keras.Model, Embedded, float]:
-    """``base`` at frequency stride ``stride``, fine-tuned to give ``full``'s embeddings of ``inputs``.
+    """``base`` at front-end strides ``stride`` (Mel bands) and ``time_stride`` (frames), fine-tuned to give ``full``'s embeddings of ``inputs``.
 
     Returns the strided network, its own embeddings of ``inputs`` (what the
     head is trained on) and their mean correlation with ``full``'s.
     """
-    student = musicnn_stride.strided_copy(base, stride, filters, rank)
+    student = musicnn_stride.strided_copy(base, stride, filters, rank, time_stride)
     mels = np.concatenate([np.concatenate(pair) for pair in inputs])
     targets = full.rows()
     musicnn_stride.fine_tune_embedding(embedding_model(student), mels, targets, seed)
@@ -398,10 +398,12 @@ def run(args: argparse.Namespace) -> int:
         if args.cache:
             save_embeddings(args.cache, data, tracks, base_key)
     print(f"embedded {len(tracks)} tracks in {(time.perf_counter() - started) / 60:.1f} min")
-    if args.frequency_stride > 1:
+    if args.frequency_stride > 1 or args.time_stride > 1:
         inputs = inputs or track_inputs(tracks, folds, settings, args.seed)
-        base, data, agreement = strided_base(base, filters, rank, args.frequency_stride, inputs, data, args.seed)
-        print(f"frequency stride {args.frequency_stride}: embedding correlation with full resolution {agreement:.3f} "
+        base, data, agreement = strided_base(base, filters, rank, args.frequency_stride, args.time_stride,
+                                             inputs, data, args.seed)
+        print(f"strides {args.frequency_stride} (Mel bands), {args.time_stride} (frames): "
+              f"embedding correlation with full resolution {agreement:.3f} "
               f"after {(time.perf_counter() - started) / 60:.1f} min")
 
     oof = cross_validate(data, labels, folds, len(genres), args.seed)
@@ -434,7 +436,8 @@ def run(args: argparse.Namespace) -> int:
                   temperature=temperature).save(args.out)
     minutes = (time.perf_counter() - started) / 60
     speed = windows_per_second(model, settings.window_frames, settings.n_mels)
-    gmac = multiply_adds(settings.window_frames, settings.n_mels, filters, rank, args.frequency_stride) / 1e9
+    gmac = multiply_adds(settings.window_frames, settings.n_mels, filters, rank, args.frequency_stride,
+                         args.time_stride) / 1e9
     on_valid_list = np.asarray([tracks[i].split == "valid" for i in held])
     report = (comparison_text(cv_eval, disjoint_eval, on_valid_list, baselines, chunk_accuracy)
               + SPEED_NOTE.format(speed=speed, track=14 / speed, gmac=gmac,
@@ -446,10 +449,10 @@ def run(args: argparse.Namespace) -> int:
         command=(f"{CHECKPOINT_STEPS}\nnice -n 10 tagger-train fit {args.data_dir} --base musicnn "
                  f"--checkpoint {args.checkpoint} --timbral-filters {args.timbral_filters} "
                  f"--temporal-filters {args.temporal_filters} --timbral-rank {args.timbral_rank} "
-                 f"--frequency-stride {args.frequency_stride} "
+                 f"--frequency-stride {args.frequency_stride} --time-stride {args.time_stride} "
                  f"--out {args.out} --seed {args.seed}"),
         architecture=ARCHITECTURE.format(timbral=args.timbral_filters, temporal=args.temporal_filters,
-                                         rank=args.timbral_rank) + stride_text(args.frequency_stride),
+                                         rank=args.timbral_rank) + stride_text(args.frequency_stride, args.time_stride),
         protocol=CV_PROTOCOL, extra=report,
         more_results=[("Results on artists it never heard (artist-disjoint, both ways)", disjoint_eval)]))
     print(card.summary_text(genres, cv_eval))
@@ -519,13 +522,15 @@ pooled features joined with its 200-unit penultimate layer; a new head (dropout 
 with L2 1e-3, softmax) was trained on it. Weights of the musicnn part: ISC licence, Music Technology Group,
 Universitat Pompeu Fabra (https://github.com/jordipons/musicnn)."""
 
-def stride_text(stride: int) -> str:
-    """What the card says of ``--frequency-stride``."""
-    if stride == 1:
+def stride_text(stride: int, time_stride: int = 1) -> str:
+    """What the card says of ``--frequency-stride`` and ``--time-stride``."""
+    if stride == 1 and time_stride == 1:
         return "\n\nThe musicnn part stays frozen: only the head is trained."
-    ordinal = f"{stride}{ {2: 'nd', 3: 'rd'}.get(stride, 'th') }"
-    return (f"\n\nThe front-end convolutions are then evaluated at every {ordinal} "
-            f"Mel band only (`tagger.training.musicnn_stride`), and the musicnn part fine-tuned "
+
+    where = " and ".join(f"every {n}{ {2: 'nd', 3: 'rd'}.get(n, 'th') } {unit}"
+                         for n, unit in ((stride, "Mel band"), (time_stride, "frame")) if n > 1)
+    return (f"\n\nThe front-end convolutions are then evaluated at {where} "
+            f"only (`tagger.training.musicnn_stride`), and the musicnn part fine-tuned "
             f"({musicnn_stride.EPOCHS} epochs, batch norms frozen, no labels) to reproduce its own "
             "full-resolution embedding on the windows and crops of all tracks; the head is trained on the "
             "strided network's embeddings.")
