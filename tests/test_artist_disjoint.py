@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("keras")
 
 from tagger.training.dataset import LabelledTrack  # noqa: E402
-from tagger.training.transfer import artist_disjoint_splits  # noqa: E402
+from tagger.training.transfer import artist_disjoint_splits, cross_fitted_probs, split_of  # noqa: E402
 
 
 def track(genre: str, split: str, kind: str = "full", n: int = 0) -> LabelledTrack:
@@ -50,3 +50,23 @@ def test_a_data_set_without_a_valid_list_has_no_artist_disjoint_split():
     only_train = [t for t in TRACKS if t.split == "train"]
     labels = np.asarray([["blues", "metal", "jazz", "pop"].index(t.genre) for t in only_train])
     assert artist_disjoint_splits(only_train, labels, np.ones(len(only_train), dtype=bool)) == []
+
+
+def test_each_scored_track_is_traced_to_the_split_that_scored_it():
+    splits = artist_disjoint_splits(TRACKS, LABELS, EVALUABLE)
+    held = np.sort(np.concatenate([scored for _, scored in splits]))
+    which = split_of(held, splits)
+    for i, k in zip(held, which):
+        assert i in splits[k][1]
+
+
+def test_a_direction_is_calibrated_by_the_other_direction_only():
+    # Direction 0's logits are overconfident and wrong half the time; direction 1's are right and mild.
+    rng = np.random.default_rng(0)
+    labels = np.asarray([0, 1] * 20)
+    direction = np.repeat([0, 1], 20)
+    logits = [np.tile(8.0 * np.eye(2)[rng.integers(2)], (3, 1)) if d == 0 else np.tile(np.eye(2)[y], (3, 1))
+              for y, d in zip(labels, direction)]
+    probs = cross_fitted_probs(logits, labels, direction)
+    # Fitted on direction 1 alone (mild and right: a low temperature), direction 0 keeps its overconfidence.
+    assert probs[direction == 0].max(axis=1).mean() > 0.99
