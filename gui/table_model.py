@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 
-from tagger.decision import Decision
+from tagger.decision import Decision, shown_confidence
 from tagger.genres import genre_key
 from tagger.writer import FileStamp
 
@@ -189,7 +189,7 @@ class TrackTableModel(QAbstractTableModel):
         if col == COL_SUGGESTED:
             return row.suggestion
         if col == COL_CONFIDENCE:
-            return "" if row.confidence is None else f"{row.confidence:.0%}"
+            return "" if row.confidence is None else f"{shown_confidence(row.confidence):.0%}"
         if col == COL_STATUS:
             return row.status
         if col == COL_NOTE:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tagger.decision import Decision, decide
+from tagger.decision import Decision, decide, shown_confidence
 from tagger.engine import Classification, Classifier
 from tagger.genres import display_name, genre_key
 from tagger.model import GenreModel
@@ -83,7 +83,7 @@ def names_to_write(decision: Decision, model: GenreModel, policy: Policy) -> lis
 def choose_status(decision: Decision, existing: list[str], new: list[str], policy: Policy) -> tuple[str, str]:
     """Status for a classified file, and a short message explaining it."""
     if decision.confidence < policy.min_confidence:
-        return "uncertain", f"confidence {decision.confidence:.2f} below {policy.min_confidence:.2f}: not written"
+        return "uncertain", f"confidence {shown_confidence(decision.confidence):.2f} below {policy.min_confidence:.2f}: not written"
     if existing and not policy.overwrite:
         return "kept-existing", "has a genre already (use --overwrite to replace it)"
     if _genre_keys(existing) == _genre_keys(new):

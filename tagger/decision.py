@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +42,18 @@ class Decision:
     def top_text(self, k: int = 3) -> str:
         """``"rock:0.71;metal:0.20;blues:0.05"``, as in reports."""
         return ";".join(f"{g}:{p:.2f}" for g, p in self.top(k))
+
+
+def shown_confidence(confidence: float, decimals: int = 2) -> float:
+    """``confidence`` (0-1) rounded down to ``decimals`` places, for display.
+
+    Rounded to nearest, 0.716 would show as 0.72 beside a 0.72 threshold it is
+    below; rounded down, a value shown never reaches a threshold it misses.
+    """
+    scale = 10**decimals
+    # The nudge keeps 0.29 (28.999999999999996 when scaled) at 0.29; only values within 1e-9 of
+    # the next step round up.
+    return math.floor(confidence * scale + 1e-9) / scale
 
 
 def decide(window_probs: np.ndarray, genres: tuple[str, ...], window_starts: np.ndarray,

@@ -402,3 +402,14 @@ def test_console_script_end_to_end(make_library, tmp_path):
         assert read_genres(path) == [rows[str(path)]["genre"]]
         assert (all_tags(path), audio_bytes_hash(path)) == before[path]
     assert broken.read_bytes() == b"fLaC" + bytes(100)
+
+
+def test_a_confidence_just_below_the_threshold_never_reads_as_reaching_it():
+    import numpy as np
+
+    from tagger.batch import Policy, choose_status
+    from tagger.decision import decide
+
+    decision = decide(np.array([[0.7156, 0.2844]]), ("pop", "rock"), np.zeros(1))
+    status, message = choose_status(decision, [], ["Pop"], Policy(min_confidence=0.72))
+    assert status == "uncertain" and message.startswith("confidence 0.71 below 0.72")

@@ -369,3 +369,11 @@ def test_undo_in_one_library_leaves_another_alone(make_library, batch, state):
         undo_last_write(state, first)
     assert undo_last_write(state).restored  # without a library: the newest run of any, the second's
     assert all(read_snapshot(p) == {} for p in second_files.values())
+
+
+def test_the_confidence_column_rounds_down_so_an_uncertain_row_never_shows_the_threshold():
+    from tagger.gui.table_model import COL_CONFIDENCE, TrackRow, TrackTableModel
+
+    row = TrackRow(Path("a.flac"), "a.flac", confidence=0.7156)
+    assert TrackTableModel.cell_text(row, COL_CONFIDENCE) == "71%"
+    assert TrackTableModel.cell_text(TrackRow(Path("b.flac"), "b.flac", confidence=0.29), COL_CONFIDENCE) == "29%"
