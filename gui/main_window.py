@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -20,7 +21,8 @@ from tagger.state import State
 from tagger.gui.about import about_html
 from tagger.gui.delegates import GenreDelegate
 from tagger.gui.details import DetailsPane
-from tagger.gui.review import UndoSummary, WriteResult, undo_last_write, unreadable_folder_reason, write_rows
+from tagger.gui.review import (UndoSummary, WriteResult, policy_for, undo_last_write, unreadable_folder_reason,
+                               write_rows)
 from tagger.gui.settings_dialog import SettingsDialog
 from tagger.gui.table_model import (COL_ACCEPT, COL_ARTIST, COL_FILE, COL_NOTE, COL_SUGGESTED, COL_TITLE, ERROR, NEW,
                                     ROW_ROLE, STATUSES, WRITTEN, TrackFilter, TrackRow, TrackTableModel)
@@ -378,6 +380,8 @@ class MainWindow(QMainWindow):
         for name in sorted(names):
             self.genre_filter.addItem(name, name)
         self.genre_filter.blockSignals(False)
+        # Bulk accept starts where the suggestions turn uncertain, so it never ticks an uncertain row.
+        self.threshold.setValue(math.ceil(100 * policy_for(self.config, model).min_confidence - 1e-9))
         self.progress_label.setText("Looking for audio files…")
 
     def _genre_name(self, genre_id: str) -> str:

@@ -377,3 +377,13 @@ def test_the_confidence_column_rounds_down_so_an_uncertain_row_never_shows_the_t
     row = TrackRow(Path("a.flac"), "a.flac", confidence=0.7156)
     assert TrackTableModel.cell_text(row, COL_CONFIDENCE) == "71%"
     assert TrackTableModel.cell_text(TrackRow(Path("b.flac"), "b.flac", confidence=0.29), COL_CONFIDENCE) == "29%"
+
+
+def test_bulk_accept_starts_at_the_threshold_the_suggestions_use(qtbot, window, user_dirs, model_dir, loaded_model):
+    assert window.threshold.value() == 0  # the fixture's config: min_confidence = 0.0
+    user_dirs.write_config(f'[tagger]\nmodel = "{model_dir}"\n')
+    window.config = load_config()
+    window.set_model(loaded_model)
+    expected = loaded_model.settings.min_confidence
+    assert window.threshold.value() / 100 >= expected > (window.threshold.value() - 1) / 100
+    assert f"≥ {window.threshold.value()} %" in window.threshold_button.text()
