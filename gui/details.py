@@ -11,6 +11,7 @@ from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import (QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar,
                                QPushButton, QSizePolicy, QVBoxLayout, QWidget)
 
+from tagger.decision import shown_confidence
 from tagger.gui.table_model import TrackRow
 
 try:  # PySide6-Essentials builds without QtMultimedia exist: then there is no play button.
@@ -210,7 +211,7 @@ class DetailsPane(QWidget):
                 genre, probability = ranked[i]
                 label.setText(self._name_of(genre))
                 bar.setValue(round(probability * 1000))
-                bar.setFormat(f"{probability:.0%}")
+                bar.setFormat(f"{shown_confidence(probability):.0%}")
 
     # -- playback ------------------------------------------------------------------------------
     def _play(self, on: bool) -> None:

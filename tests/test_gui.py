@@ -27,7 +27,7 @@ from tagger.tags import read_genres, read_snapshot  # noqa: E402
 from tagger.gui.about import about_html  # noqa: E402
 from tagger.gui.main_window import MainWindow  # noqa: E402
 from tagger.gui.settings_dialog import SettingsDialog  # noqa: E402
-from tagger.gui.table_model import (COL_FILE, COL_SUGGESTED, DIFFERS, ERROR, NEW, SAME,  # noqa: E402
+from tagger.gui.table_model import (COL_CONFIDENCE, COL_FILE, COL_SUGGESTED, DIFFERS, ERROR, NEW, SAME,  # noqa: E402
                                     WRITTEN)
 
 WAIT_MS = 90_000
@@ -112,6 +112,9 @@ def test_review_write_and_undo(qtbot, window, library, monkeypatch):
     select(qtbot, window, "new_mp3.mp3")
     assert window.details.title.text() == "Song mp3"
     assert window.details._bar_labels[0].text() == rows["new_mp3.mp3"].suggestion
+    # The top bar reads as the table's confidence cell does (both rounded down).
+    confidence_cell = window.table_model.index(window.table_model.row_for(rows["new_mp3.mp3"].path), COL_CONFIDENCE)
+    assert window.details._bar_values[0].format() == confidence_cell.data()
     assert len(window.details.timeline._starts) == len(rows["new_mp3.mp3"].decision.window_starts) > 0
 
     # Reject with the action, toggle with Space, correct with free text in the editable column.
@@ -372,7 +375,7 @@ def test_undo_in_one_library_leaves_another_alone(make_library, batch, state):
 
 
 def test_the_confidence_column_rounds_down_so_an_uncertain_row_never_shows_the_threshold():
-    from tagger.gui.table_model import COL_CONFIDENCE, TrackRow, TrackTableModel
+    from tagger.gui.table_model import TrackRow, TrackTableModel
 
     row = TrackRow(Path("a.flac"), "a.flac", confidence=0.7156)
     assert TrackTableModel.cell_text(row, COL_CONFIDENCE) == "71%"
