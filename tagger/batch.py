@@ -83,7 +83,8 @@ def names_to_write(decision: Decision, model: GenreModel, policy: Policy) -> lis
 def choose_status(decision: Decision, existing: list[str], new: list[str], policy: Policy) -> tuple[str, str]:
     """Status for a classified file, and a short message explaining it."""
     if decision.confidence < policy.min_confidence:
-        return "uncertain", f"confidence {shown_confidence(decision.confidence):.2f} below {policy.min_confidence:.2f}: not written"
+        shown = shown_confidence(decision.confidence)
+        return "uncertain", f"confidence {shown:.2f} below {policy.min_confidence:.2f}: not written"
     if existing and not policy.overwrite:
         return "kept-existing", "has a genre already (use --overwrite to replace it)"
     if _genre_keys(existing) == _genre_keys(new):

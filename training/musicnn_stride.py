@@ -5,11 +5,11 @@ a maximum over frequency: evaluating them at every ``stride``-th band only
 divides their cost by ``stride``, and the maximum over the remaining positions
 is close to the maximum over all. Evaluating them at every other 16 ms frame
 halves them again, and the mid-end with them (it runs on the front end's
-frames); its 7-frame convolutions then span twice the time. What is lost is won back by fine-tuning the
-strided copy (initialised with the full-resolution weights, which keep their
-shapes) to reproduce the full-resolution network's embedding on the training
-windows and crops: a regression on features, so it needs no labels and no more
-data than the head does.
+frames); its 7-frame convolutions then span twice the time. What is lost is
+won back by fine-tuning the strided copy (initialised with the full-resolution
+weights, which keep their shapes) to reproduce the full-resolution network's
+embedding on the training windows and crops: a regression on features, so it
+needs no labels and no more data than the head does.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ LEARNING_RATE = 3e-4
 
 def strided_copy(base: keras.Model, stride: int, filters: Sequence[int], timbral_rank: int | None,
                  time_stride: int = 1) -> keras.Model:
-    """``base`` (same filters and rank) rebuilt with front-end strides ``stride`` (Mel bands) and ``time_stride`` (frames), weights copied."""
+    """``base`` (same filters and rank) rebuilt with front-end strides ``stride`` (Mel bands) and
+    ``time_stride`` (frames), weights copied."""
     frames, n_mels = base.input.shape[1:]
     student = build_musicnn(frames, n_mels, base.output.shape[-1], filters, timbral_rank, stride, time_stride)
     for layer in student.layers:

@@ -351,7 +351,8 @@ def assemble(base: keras.Model, head: keras.Model) -> keras.Model:
 def strided_base(base: keras.Model, filters: Sequence[int], rank: int | None, stride: int, time_stride: int,
                  inputs: Sequence[tuple[np.ndarray, np.ndarray]], full: Embedded,
                  seed: int) -> tuple[keras.Model, Embedded, float]:
-    """``base`` at front-end strides ``stride`` (Mel bands) and ``time_stride`` (frames), fine-tuned to give ``full``'s embeddings of ``inputs``.
+    """``base`` at front-end strides ``stride`` (Mel bands) and ``time_stride`` (frames), fine-tuned
+    to give ``full``'s embeddings of ``inputs``.
 
     Returns the strided network, its own embeddings of ``inputs`` (what the
     head is trained on) and their mean correlation with ``full``'s.
@@ -466,8 +467,9 @@ def run(args: argparse.Namespace) -> int:
                  f"--temporal-filters {args.temporal_filters} --timbral-rank {args.timbral_rank} "
                  f"--frequency-stride {args.frequency_stride} --time-stride {args.time_stride} "
                  f"--out {args.out} --seed {args.seed}"),
-        architecture=ARCHITECTURE.format(timbral=args.timbral_filters, temporal=args.temporal_filters,
-                                         rank=args.timbral_rank) + stride_text(args.frequency_stride, args.time_stride),
+        architecture=(ARCHITECTURE.format(timbral=args.timbral_filters, temporal=args.temporal_filters,
+                                          rank=args.timbral_rank)
+                      + stride_text(args.frequency_stride, args.time_stride)),
         protocol=CV_PROTOCOL, extra=report,
         more_results=[("Results on artists it never heard (artist-disjoint, both ways)", disjoint_eval)]))
     print(card.summary_text(genres, cv_eval))
