@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import wave
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import soxr
 
 from audio import make_track, music, write_audio
 from tagger.decode import DecodeError, channel_mean, decode_track, window_starts
-from tagger.features import log_mel, track_windows
+from tagger.features import log_mel, mel_filterbank, track_windows
 from tagger.settings import FeatureSettings
 
 S = FeatureSettings()
@@ -212,6 +214,33 @@ def test_whole_track_windows_are_slices_of_one_transform(tmp_path):
         start = k * S.window_hop_samples
         np.testing.assert_allclose(mel, log_mel(padded[start:start + SPAN], S)[:S.window_frames], atol=1e-4)
     np.testing.assert_allclose(windows.starts, np.arange(len(windows.mels)) * S.window_hop_seconds)
+
+
+@pytest.mark.parametrize("rate,n_fft,n_mels,fmin,fmax", [(16000, 512, 96, 0.0, 8000.0), (22050, 2048, 128, 0.0, None),
+                                                    (44100, 1024, 40, 30.0, 11000.0)])
+def test_mel_filters_equal_librosas(rate, n_fft, n_mels, fmin, fmax):
+    import librosa
+
+    theirs = librosa.filters.mel(sr=rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, dtype=np.float32)
+    np.testing.assert_allclose(mel_filterbank(rate, n_fft, n_mels, fmin, fmax), theirs, rtol=1e-5, atol=1e-8)
+
+
+def test_log_mel_is_librosas_mel_power_spectrogram():
+    import librosa
+
+    audio = music(3, S.sample_rate, 1, seed=8)[:, 0]
+    power = librosa.feature.melspectrogram(y=audio, sr=S.sample_rate, n_fft=S.n_fft, hop_length=S.hop_length,
+                                           center=False, n_mels=S.n_mels, fmin=S.fmin, fmax=S.fmax)
+    np.testing.assert_allclose(log_mel(audio, S), np.log10(1 + 10000 * power.T), rtol=1e-4, atol=1e-4)
+
+
+def test_tagging_does_not_import_librosa(tmp_path):
+    """librosa's import (SciPy's signal and stats, numba) cost most of the start-up."""
+    path = write_chunked(tmp_path / "x.flac", music(5, 22050, 2, seed=9), 22050)
+    code = ("import sys; from tagger.features import file_windows; from tagger.settings import FeatureSettings; "
+            f"file_windows({str(path)!r}, FeatureSettings()); print(sorted(m for m in sys.modules if 'librosa' in m))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 # -- too short, empty, unreadable, silent --------------------------------------------------------
