@@ -1,11 +1,18 @@
-"""A plain (non-editable) install carries the shipped model, its LiteRT copy and the window's assets."""
+"""A plain (non-editable) install carries the shipped model, its LiteRT copy, the window's assets and
+every library the code imports."""
 
 from __future__ import annotations
 
+import ast
+import re
 import subprocess
 import sys
+import tomllib
 import zipfile
+from importlib.metadata import packages_distributions
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,3 +35,29 @@ def test_wheel_holds_the_shipped_model_and_assets(tmp_path: Path) -> None:
     scripts = zipfile.ZipFile(wheel).read(entry_points).decode()
     for script in ("tagger-batch", "tagger-gui", "tagger-train"):
         assert script in scripts
+
+
+def _third_party_imports(folder: Path) -> set[str]:
+    names = set()
+    for source in folder.rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return {n for n in names if n not in sys.stdlib_module_names and n != "tagger"}
+
+
+def _declared(requirements: list[str]) -> set[str]:
+    return {re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0].lower().replace("_", "-") for r in requirements}
+
+
+@pytest.mark.parametrize("folder,extras", [("tagger", ()), ("gui", ("gui",)), ("training", ("train",))])
+def test_every_imported_library_is_declared(folder: str, extras: tuple[str, ...]) -> None:
+    """A library that only arrives as another's dependency breaks the install when that one goes."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = _declared(project["dependencies"] + [r for e in extras for r in project["optional-dependencies"][e]])
+    distributions = packages_distributions()
+    for module in sorted(_third_party_imports(ROOT / folder)):
+        providers = {d.lower().replace("_", "-") for d in distributions.get(module, [module])}
+        assert providers & declared, f"{folder}/ imports {module}, which no declared requirement provides"
