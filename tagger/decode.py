@@ -129,7 +129,7 @@ def decode_track(path: Path, settings: FeatureSettings) -> DecodedTrack:
     path = Path(path)
     _check_readable(path)
     errors = []
-    readers = (_read_ffmpeg,) if path.suffix.lower() in _FFMPEG_ONLY else (_read_sndfile, _read_ffmpeg)
+    readers = (_read_sndfile, _read_ffmpeg) if _libsndfile_may_read(path) else (_read_ffmpeg,)
     for reader in readers:
         try:
             return reader(path, settings)
@@ -142,6 +142,25 @@ def decode_track(path: Path, settings: FeatureSettings) -> DecodedTrack:
     # The last reader's reason is the most specific; a too-short file says so first.
     short = [e for e in errors if e.startswith("too short")]
     raise DecodeError(short[0] if short else errors[-1])
+
+
+def _libsndfile_may_read(path: Path) -> bool:
+    """Whether to try libsndfile on ``path`` before FFmpeg."""
+    suffix = path.suffix.lower()
+    if suffix in _FFMPEG_ONLY:
+        return False
+    if suffix == ".mp3":
+        # libsndfile hands any .mp3 to mpg123, which prints "Note: Illegal Audio-MPEG-Header"
+        # lines on the user's terminal for a file that is no MPEG audio. Only a file that opens
+        # with an ID3 tag or a frame sync goes there; FFmpeg reads the rest (RIFF-wrapped MP3,
+        # leading junk) or fails quietly.
+        try:
+            with open(path, "rb") as file:
+                head = file.read(3)
+        except OSError:
+            return True  # the readers will say why it cannot be read
+        return head == b"ID3" or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
+    return True
 
 
 def _describe(exc: Exception) -> str:

@@ -278,6 +278,23 @@ def test_empty_and_unreadable_files(tmp_path):
         decode_track(tmp_path / "missing.flac", S)
 
 
+def test_text_named_mp3_fails_quietly(tmp_path, capfd):
+    """libsndfile's mpg123 printed resync notes on the terminal for files that are no MPEG audio."""
+    path = tmp_path / "notes.mp3"
+    path.write_text("not audio\n")
+    with pytest.raises(DecodeError, match="not a readable audio file"):
+        decode_track(path, S)
+    assert capfd.readouterr().err == ""
+
+
+def test_mp3_behind_leading_junk_still_decodes(tmp_path):
+    clean = make_track(tmp_path / "clean.mp3", seconds=5, channels=2)
+    junk = tmp_path / "junk.mp3"
+    junk.write_bytes(b"\0" * 4000 + clean.read_bytes())
+    # FFmpeg estimates the length from the bit rate when the tag sits behind junk.
+    assert decode_track(junk, S).duration == pytest.approx(decode_track(clean, S).duration, abs=0.5)
+
+
 def test_zero_frame_wav_is_too_short(tmp_path):
     path = tmp_path / "zero.wav"
     with wave.open(str(path), "wb") as out:
