@@ -19,6 +19,9 @@ from tagger.report import FORMATS, write_report
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
+# In the data folder: what C libraries printed during the last run (see tagger.native_log).
+DECODER_LOG = "decoder-messages.log"
+
 
 class UsageError(Exception):
     """Bad invocation: exit status 2."""
@@ -174,7 +177,14 @@ def tag_folder(args: argparse.Namespace, config: Config) -> int:
         raise UsageError(f"no such folder: {folder}")
     if args.report and args.report.suffix.lower() not in FORMATS:
         raise UsageError(f"--report must end in {' or '.join(FORMATS)}: {args.report}")
+    from tagger.native_log import native_stderr_to
+    from tagger.paths import data_dir
 
+    with native_stderr_to(data_dir() / DECODER_LOG) as log:
+        return _tag(folder, args, config, log)
+
+
+def _tag(folder: Path, args: argparse.Namespace, config: Config, log: Path | None) -> int:
     from tqdm import tqdm
 
     from tagger.batch import BatchRun, Policy
@@ -229,6 +239,8 @@ def tag_folder(args: argparse.Namespace, config: Config) -> int:
     counts = ", ".join(f"{status} {n}" for status, n in sorted(run.counts.items())) or "nothing to do"
     rate = f"{summary['files_per_second']} files/s" if summary["files_per_second"] else ""
     print(f"{len(outcomes)} files in {elapsed:.1f} s ({rate}): {counts}", file=sys.stderr)
+    if log and log.stat().st_size:
+        print(f"the audio decoders' own messages about damaged files: {log}", file=sys.stderr)
     if cancel.is_set():
         print(f"interrupted: {len(files) - len(outcomes)} files not done; run the same command again to finish",
               file=sys.stderr)

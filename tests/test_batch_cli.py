@@ -8,9 +8,10 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from audio import all_tags, audio_bytes_hash
+from audio import all_tags, audio_bytes_hash, make_track
 from conftest import file_hash, run_subprocess, tree_hashes
 from tagger.genres import display_name
 from tagger.tags import read_genres, read_snapshot
@@ -384,6 +385,26 @@ def test_undo_restores_each_format_exactly(make_library, run_cli, id3_version):
 
 
 # -- as a separate process -----------------------------------------------------------------------
+def test_decoder_chatter_about_a_damaged_mp3_stays_off_the_terminal(tmp_path):
+    """mpg123 (inside libsndfile) prints resync notes on fd 2; they go to a log the summary names."""
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    damaged = make_track(folder / "damaged.mp3", seconds=30, channels=2)
+    data = bytearray(damaged.read_bytes())
+    rng = np.random.default_rng(0)
+    for offset in range(len(data) // 4, len(data) * 3 // 4, 4000):
+        data[offset:offset + 64] = rng.integers(0, 256, 64, dtype=np.uint8).tobytes()
+    damaged.write_bytes(bytes(data))
+    make_track(folder / "fine.flac", seconds=10, channels=1)
+    result = run_subprocess(folder, "--dry-run", "--min-confidence", "0")
+    assert result.returncode in (0, 1), result.stderr
+    assert "Note:" not in result.stderr and "Illegal" not in result.stderr, result.stderr
+    log = Path(os.environ["XDG_DATA_HOME"]) / "genre-tagger" / "decoder-messages.log"
+    assert "Illegal Audio-MPEG-Header" in log.read_text()
+    assert f"the audio decoders' own messages about damaged files: {log}" in result.stderr
+    assert "2 files in" in result.stderr
+
+
 def test_console_script_end_to_end(make_library, tmp_path):
     folder, paths = make_library()
     (folder / "notes.txt").write_text("not music")
