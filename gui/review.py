@@ -46,7 +46,11 @@ def row_from_outcome(outcome: FileOutcome, folder: Path, model: GenreModel, poli
         row.artist, row.title, row.current = info.artist, info.title, info.genres
         row.stamp = FileStamp.of(path)
     except (TagError, OSError) as exc:
-        row.status, row.message = ERROR, str(exc) if isinstance(exc, TagError) else f"cannot read file: {exc}"
+        row.status = ERROR
+        # A file the engine could not analyse keeps the engine's reason ("empty file (0 bytes)"),
+        # which says more than the tag reader's ("file said 4 bytes, read 0 bytes").
+        if outcome.status != "error":
+            row.message = str(exc) if isinstance(exc, TagError) else f"cannot read file: {exc}"
         return row
     if outcome.status == "error" or outcome.decision is None:
         row.status = ERROR

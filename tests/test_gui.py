@@ -256,6 +256,21 @@ def test_errors_are_shown_not_raised(qtbot, window, user_dirs, tmp_path):
     assert window.table_model.rowCount() == 0
 
 
+def test_unreadable_files_show_the_engines_reason(qtbot, window, tmp_path):
+    """The tag reader's own words ("file said 4 bytes, read 0 bytes") said less than the engine's."""
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    (folder / "empty.flac").write_bytes(b"")
+    (folder / "notes.mp3").write_text("not audio")
+    make_track(folder / "fine.flac", seconds=3, channels=1)
+    open_and_wait(qtbot, window, folder)
+    rows = rows_by_name(window)
+    assert rows["empty.flac"].status == rows["notes.mp3"].status == "error"
+    assert rows["empty.flac"].message == "empty file (0 bytes)"
+    assert rows["notes.mp3"].message == "not a readable audio file (unknown or corrupt format)"
+    assert rows["fine.flac"].status != "error"
+
+
 def test_bad_settings_file_is_shown_and_defaults_used(qtbot, user_dirs, tmp_path):
     user_dirs.write_config("[tagger]\nmin_confidence = 'high'\n")
     win = MainWindow(State(), QSettings(str(tmp_path / "gui.ini"), QSettings.Format.IniFormat))
