@@ -71,8 +71,13 @@ windows (classical is over-represented)."""
 N_FOLDS = 5
 HEAD_EPOCHS = 120
 HEAD_DROPOUT = 0.5
+HEAD_L2 = 1e-2
 EMBED_BATCH = 64
 EMBEDDING_LAYERS = ("pooled_bn", "penultimate")
+# The head reads musicnn's 200-unit penultimate layer only. On artists it never heard, a head on the
+# whole embedding (pooled features too) was right on 4 fewer of 113 tracks and 7.5 points lower
+# genre-balanced; the card's head table has the variants tried.
+HEAD_INPUT = "penultimate"
 
 
 # ---------------------------------------------------------------------------
@@ -133,6 +138,10 @@ class Embedded:
         """Every track's windows then crops, track by track, shape (n, dim): the order of :func:`track_inputs`."""
         return np.concatenate([np.concatenate([w, c]) for w, c in zip(self.windows, self.crops)])
 
+    def columns(self, part: slice) -> Embedded:
+        """The same windows and crops, only the embedding columns ``part``."""
+        return Embedded([w[:, part] for w in self.windows], [c[:, part] for c in self.crops])
+
 
 def track_inputs(tracks: Sequence[LabelledTrack], folds: np.ndarray, settings: FeatureSettings, seed: int,
                  crops_per_track: int = CROPS_PER_TRACK) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -189,11 +198,12 @@ def load_embeddings(path: Path, tracks: Sequence[LabelledTrack], base: str = "")
 # Head
 # ---------------------------------------------------------------------------
 
-def build_head(dim: int, n_genres: int) -> keras.Model:
-    """Dropout + Dense logits + softmax over a musicnn embedding."""
-    inputs = keras.Input((dim,))
-    x = layers.Dropout(HEAD_DROPOUT)(inputs)
-    logits = layers.Dense(n_genres, kernel_regularizer=keras.regularizers.L2(1e-3), name="logits")(x)
+def build_head(mean: np.ndarray, variance: np.ndarray, n_genres: int) -> keras.Model:
+    """Standardisation (by the training embeddings' ``mean`` and ``variance``) + dropout + Dense logits + softmax."""
+    inputs = keras.Input((len(mean),))
+    x = layers.Normalization(mean=mean, variance=variance, name="embedding_norm")(inputs)
+    x = layers.Dropout(HEAD_DROPOUT)(x)
+    logits = layers.Dense(n_genres, kernel_regularizer=keras.regularizers.L2(HEAD_L2), name="logits")(x)
     return keras.Model(inputs, layers.Activation("softmax", name="probabilities")(logits))
 
 
@@ -209,7 +219,7 @@ def training_set(data: Embedded, labels: np.ndarray, chosen: np.ndarray) -> tupl
 def train_head(x: np.ndarray, y: np.ndarray, weights: np.ndarray, n_genres: int, seed: int) -> keras.Model:
     """Fit :func:`build_head` on embeddings with class-balancing weights."""
     keras.utils.set_random_seed(seed)
-    head = build_head(x.shape[1], n_genres)
+    head = build_head(x.mean(axis=0), x.var(axis=0), n_genres)
     head.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy())
     head.fit(x, y, sample_weight=weights, batch_size=64, epochs=HEAD_EPOCHS, verbose=0)
     return head
@@ -339,13 +349,24 @@ def logistic_baseline(data: Embedded, labels: np.ndarray, splits: Sequence[tuple
 # ---------------------------------------------------------------------------
 
 def assemble(base: keras.Model, head: keras.Model) -> keras.Model:
-    """One model: frozen musicnn embedding, then the head's Dense logits and softmax."""
-    embedding = embedding_model(base)
+    """One model: musicnn up to the layer the head reads, then the head's standardisation, logits and softmax."""
+    norm = layers.Normalization.from_config(head.get_layer("embedding_norm").get_config())
     logits_layer = layers.Dense(head.get_layer("logits").units, name="logits")
-    logits = logits_layer(embedding.output)
+    logits = logits_layer(norm(base.get_layer(HEAD_INPUT).output))
     logits_layer.set_weights(head.get_layer("logits").get_weights())
     outputs = layers.Activation("softmax", name="probabilities")(logits)
-    return keras.Model(embedding.input, outputs, name="musicnn_genre")
+    return keras.Model(base.input, outputs, name="musicnn_genre")
+
+
+def head_columns(base: keras.Model) -> slice:
+    """Where :data:`HEAD_INPUT`'s units sit in the rows of :func:`embedding_model`."""
+    start = 0
+    for name in EMBEDDING_LAYERS:
+        width = base.get_layer(name).output.shape[-1]
+        if name == HEAD_INPUT:
+            return slice(start, start + width)
+        start += width
+    raise ValueError(f"{HEAD_INPUT} is not one of the embedding layers {EMBEDDING_LAYERS}")
 
 
 def strided_base(base: keras.Model, filters: Sequence[int], rank: int | None, stride: int, time_stride: int,
@@ -416,11 +437,12 @@ def run(args: argparse.Namespace) -> int:
               f"embedding correlation with full resolution {agreement:.3f} "
               f"after {(time.perf_counter() - started) / 60:.1f} min")
 
-    oof = cross_validate(data, labels, folds, len(genres), args.seed)
+    head_data = data.columns(head_columns(base))
+    oof = cross_validate(head_data, labels, folds, len(genres), args.seed)
     cv_idx = np.nonzero(evaluable)[0]
     cv_eval = Evaluation(labels[cv_idx], cross_fitted_probs(oof, labels, folds)[cv_idx],
                          [tracks[i].path.name for i in cv_idx])
-    held, held_logits = split_protocol(data, labels, disjoint, len(genres), args.seed)
+    held, held_logits = split_protocol(head_data, labels, disjoint, len(genres), args.seed)
     # Users' music is by artists the model never heard. CV folds can share an artist, which makes
     # their out-of-fold predictions more confident than new artists warrant; so the shipped temperature
     # and threshold come from the artist-disjoint predictions, and the figures reported for those use,
@@ -437,10 +459,10 @@ def run(args: argparse.Namespace) -> int:
              f"mean_pool ({dim_pooled // 2})": slice(dim_pooled // 2, dim_pooled)}
     baselines = {name: (logistic_baseline(data, labels, cv_splits(folds, evaluable), part)[cv_idx],
                         logistic_baseline(data, labels, disjoint, part)[held]) for name, part in parts.items()}
-    chunk_accuracy = random_window_accuracy(data, labels, evaluable, len(genres), args.seed)
+    chunk_accuracy = random_window_accuracy(head_data, labels, evaluable, len(genres), args.seed)
 
     min_confidence = metrics.choose_min_confidence(disjoint_eval.labels, disjoint_eval.probs)
-    head = train_head(*training_set(data, labels, np.arange(len(tracks))), len(genres), args.seed)
+    head = train_head(*training_set(head_data, labels, np.arange(len(tracks))), len(genres), args.seed)
     model = assemble(base, head)
     fold_temperature(model, temperature)
 
@@ -458,7 +480,7 @@ def run(args: argparse.Namespace) -> int:
     report = (comparison_text(cv_eval, disjoint_eval, on_valid_list, baselines, chunk_accuracy)
               + SPEED_NOTE.format(speed=speed, track=14 / speed, gmac=gmac,
                                   full=multiply_adds(settings.window_frames, settings.n_mels, FULL_FILTERS) / 1e9)
-              + PRUNING_NOTE)
+              + HEAD_NOTE + PRUNING_NOTE)
     card.write_card(args.out, card.CardFacts(
         data_note=DATA_NOTE, title="musicnn (MSD) transfer genre model", genres=genres, evaluation=cv_eval, temperature=temperature,
         min_confidence=min_confidence, n_train=len(tracks), minutes=minutes, n_params=model.count_params(),
@@ -534,9 +556,9 @@ Its front end is pruned from 204 to {timbral} filters per timbral branch and fro
 layers above them most are kept, each dropped one is replaced by its mean activation folded
 into the biases; the kept weights are musicnn's own), and each timbral convolution is
 factorised into {rank} basis filters and a 1x1 convolution (0: not factorised) along the
-principal directions of its outputs on the training windows. The embedding is its batch-normalised
-pooled features joined with its 200-unit penultimate layer; a new head (dropout 0.5, Dense
-with L2 1e-3, softmax) was trained on it. Weights of the musicnn part: ISC licence, Music Technology Group,
+principal directions of its outputs on the training windows. A new head reads its 200-unit
+penultimate layer: standardisation by the training windows' mean and variance, dropout 0.5,
+Dense with L2 1e-2, softmax. Weights of the musicnn part: ISC licence, Music Technology Group,
 Universitat Pompeu Fabra (https://github.com/jordipons/musicnn)."""
 
 def stride_text(stride: int, time_stride: int = 1) -> str:
@@ -552,6 +574,29 @@ def stride_text(stride: int, time_stride: int = 1) -> str:
             "full-resolution embedding on the windows and crops of all tracks; the head is trained on the "
             "strided network's embeddings.")
 
+
+HEAD_NOTE = """
+
+The head was chosen from these variants, each trained on the same embeddings of the network
+shipped before this one (strides 2 / 2) and scored under this card's two protocols with
+cross-fitted temperatures (2026-12-01; a rebuild's own figures are in the tables at the top).
+The choice was made on these same held-out tracks, so its figures carry that selection; the
+gain on unseen artists is 4 of 113 tracks, inside the interval. The chosen head is also the
+simplest (200 inputs against 872), and it is the one that beats logistic regression on the
+penultimate layer under both protocols, which the head before it did not on unseen artists.
+
+| head | CV balanced (top-3) | artist-disjoint accuracy | artist-disjoint balanced (top-3) | artist-disjoint ECE |
+|---|---|---|---|---|
+| whole embedding (872), dropout 0.5, L2 1e-3 (shipped before) | 87.2% (94.9%) | 71.7% | 62.6% (83.5%) | 0.031 |
+| whole embedding, L2 1e-2 | 87.2% (93.9%) | 73.5% | 63.2% (85.5%) | 0.067 |
+| whole embedding, L2 3e-2 | 87.2% (93.9%) | 72.6% | 61.5% (87.1%) | 0.104 |
+| whole embedding, dropout 0.7 | 85.5% (93.9%) | 71.7% | 65.2% (87.1%) | 0.049 |
+| whole embedding, no augmented crops | 82.9% (92.5%) | 69.9% | 62.1% (80.8%) | 0.056 |
+| whole embedding, 40 epochs | 86.5% (93.9%) | 72.6% | 62.8% (84.8%) | 0.048 |
+| whole embedding, standardised | 87.6% (94.9%) | 71.7% | 62.6% (83.8%) | 0.042 |
+| whole embedding, standardised, L2 1e-2 | 86.2% (94.8%) | 74.3% | 63.4% (87.1%) | 0.066 |
+| penultimate (200) | 85.6% (97.4%) | 70.8% | 66.0% (88.6%) | 0.089 |
+| **penultimate (200), standardised, L2 1e-2 (shipped)** | 84.9% (97.4%) | 75.2% | 70.1% (88.6%) | 0.067 |"""
 
 CV_PROTOCOL = """\
 Main figure: 5-fold cross-validation over all tracks of the data set. Within each genre and
@@ -628,8 +673,9 @@ it within one track per genre of the shipped one (its embedding correlation with
 network: 0.975 on windows it trained on, 0.959 on valid-list windows).
 
 Then, with both strides 2, the front end at every other frame too (2026-12-01: figures under
-this card's protocol, calibration cross-fitted as in the tables at the top; LiteRT windows/s
-on this card's machine, 2 idle cores, batch 64, 3 runs alternating between the two networks):
+this card's protocol, calibration cross-fitted as in the tables at the top, with the head on the
+whole embedding used until the head table above; LiteRT windows/s on this card's machine, 2
+idle cores, batch 64, 3 runs alternating between the two networks):
 
 | strides (Mel bands / frames), fine-tuning | GMAC per window | LiteRT windows/s, 2 threads (1) | CV balanced (top-3) | valid-list balanced | artist-disjoint accuracy | artist-disjoint balanced (top-3) | artist-disjoint ECE |
 |---|---|---|---|---|---|---|---|

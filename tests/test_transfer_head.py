@@ -1,0 +1,50 @@
+"""The musicnn transfer head: which embedding columns it reads, and the one model it is assembled into."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from tagger.training import transfer  # noqa: E402
+
+
+def small_base() -> keras.Model:
+    """A stand-in with the layer names the head code looks for (musicnn's checkpoint is not at hand)."""
+    inputs = keras.Input((8, 4))
+    pooled = keras.layers.Dense(6, name="pooled_bn")(keras.layers.Flatten()(inputs))
+    penultimate = keras.layers.Dense(3, activation="relu", name="penultimate")(pooled)
+    return keras.Model(inputs, keras.layers.Dense(5, name="tag_logits")(penultimate))
+
+
+def test_head_reads_the_penultimate_columns_of_the_embedding():
+    base = small_base()
+    x = np.random.default_rng(0).standard_normal((10, 8, 4)).astype(np.float32)
+    embedding = np.asarray(transfer.embedding_model(base)(x))
+    penultimate = np.asarray(keras.Model(base.input, base.get_layer("penultimate").output)(x))
+    np.testing.assert_allclose(embedding[:, transfer.head_columns(base)], penultimate, rtol=1e-6)
+
+
+def test_assembled_model_scores_windows_as_the_head_does(tmp_path):
+    base = small_base()
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((40, 8, 4)).astype(np.float32)
+    features = np.asarray(keras.Model(base.input, base.get_layer("penultimate").output)(x))
+    labels = (features[:, 0] > np.median(features[:, 0])).astype(np.int64)
+    head = transfer.train_head(features, labels, np.ones(len(x), np.float32), 2, seed=0)
+    model = transfer.assemble(base, head)
+    expected = np.asarray(head(features, training=False))
+    np.testing.assert_allclose(np.asarray(model(x, training=False)), expected, rtol=1e-5, atol=1e-6)
+    # The standardisation travels inside the saved model, and it loads in safe mode.
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras", compile=False, safe_mode=True)
+    np.testing.assert_allclose(np.asarray(loaded(x, training=False)), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_head_standardises_by_its_training_embeddings():
+    features = np.random.default_rng(2).normal(40.0, 7.0, (64, 3)).astype(np.float32)
+    head = transfer.train_head(features, np.arange(64) % 2, np.ones(64, np.float32), 2, seed=0)
+    standardised = np.asarray(keras.Model(head.input, head.get_layer("embedding_norm").output)(features))
+    np.testing.assert_allclose(standardised.mean(axis=0), 0, atol=1e-4)
+    np.testing.assert_allclose(standardised.std(axis=0), 1, atol=1e-3)
