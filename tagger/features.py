@@ -39,8 +39,8 @@ def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0,
 
     Written out here because importing librosa (SciPy's signal and stats
     packages, numba) took about 0.9 s of the tagger's 1.6 s start-up, and
-    this is the only thing tagging used it for. Training still uses librosa,
-    and a test holds the two equal.
+    this was the only thing the tagger used it for. librosa stays the
+    reference: a test holds the two equal.
 
     Parameters
     ----------
@@ -75,10 +75,11 @@ def _mel_basis(settings: FeatureSettings) -> np.ndarray:
 
 
 def load_front_end(settings: FeatureSettings = FeatureSettings()) -> None:
-    """Build what :func:`log_mel` needs in this thread, now.
+    """Build the Mel filters :func:`log_mel` needs now, in this thread.
 
-    Work in a worker thread's first call holds the GIL, freezing an interactive
-    main thread; calling this first keeps that cost where a program starts.
+    Otherwise the first decoder thread builds them while holding the GIL, which
+    an interactive main thread feels; calling this first keeps that cost where a
+    program starts.
     """
     _mel_basis(settings)
 
