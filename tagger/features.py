@@ -16,21 +16,21 @@ from tagger.settings import FeatureSettings
 _MEL_LINEAR_HZ = 200.0 / 3
 _MEL_LOG_HZ = 1000.0
 _MEL_LOG_STEP = np.log(6.4) / 27.0
+_MEL_AT_LOG_HZ = _MEL_LOG_HZ / _MEL_LINEAR_HZ
 
 
 def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
     """Slaney Mel value of frequencies ``hz`` (in Hz), as ``librosa.hz_to_mel``."""
     hz = np.asarray(hz, dtype=np.float64)
-    linear = hz / _MEL_LINEAR_HZ
-    knee = _MEL_LOG_HZ / _MEL_LINEAR_HZ
-    return np.where(hz >= _MEL_LOG_HZ, knee + np.log(np.maximum(hz, _MEL_LOG_HZ) / _MEL_LOG_HZ) / _MEL_LOG_STEP, linear)
+    logarithmic = _MEL_AT_LOG_HZ + np.log(np.maximum(hz, _MEL_LOG_HZ) / _MEL_LOG_HZ) / _MEL_LOG_STEP
+    return np.where(hz >= _MEL_LOG_HZ, logarithmic, hz / _MEL_LINEAR_HZ)
 
 
 def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
     """Frequencies in Hz of Slaney Mel values ``mel``, as ``librosa.mel_to_hz``."""
     mel = np.asarray(mel, dtype=np.float64)
-    knee = _MEL_LOG_HZ / _MEL_LINEAR_HZ
-    return np.where(mel >= knee, _MEL_LOG_HZ * np.exp(_MEL_LOG_STEP * (mel - knee)), _MEL_LINEAR_HZ * mel)
+    return np.where(mel >= _MEL_AT_LOG_HZ, _MEL_LOG_HZ * np.exp(_MEL_LOG_STEP * (mel - _MEL_AT_LOG_HZ)),
+                    _MEL_LINEAR_HZ * mel)
 
 
 def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0,
