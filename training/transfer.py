@@ -437,7 +437,8 @@ def run(args: argparse.Namespace) -> int:
               f"embedding correlation with full resolution {agreement:.3f} "
               f"after {(time.perf_counter() - started) / 60:.1f} min")
 
-    head_data = data.columns(head_columns(base))
+    penultimate = head_columns(base)
+    head_data = data.columns(penultimate)
     oof = cross_validate(head_data, labels, folds, len(genres), args.seed)
     cv_idx = np.nonzero(evaluable)[0]
     cv_eval = Evaluation(labels[cv_idx], cross_fitted_probs(oof, labels, folds)[cv_idx],
@@ -455,7 +456,7 @@ def run(args: argparse.Namespace) -> int:
         held_probs = metrics.track_probs(held_logits, temperature)
     disjoint_eval = Evaluation(labels[held], held_probs, [tracks[i].path.name for i in held])
     dim_pooled = base.get_layer("pooled_bn").output.shape[-1]
-    parts = {"penultimate (200)": slice(dim_pooled, None),
+    parts = {f"penultimate ({penultimate.stop - penultimate.start})": penultimate,
              f"mean_pool ({dim_pooled // 2})": slice(dim_pooled // 2, dim_pooled)}
     baselines = {name: (logistic_baseline(data, labels, cv_splits(folds, evaluable), part)[cv_idx],
                         logistic_baseline(data, labels, disjoint, part)[held]) for name, part in parts.items()}
