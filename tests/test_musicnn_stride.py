@@ -10,7 +10,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from tagger.training.musicnn_port import build_musicnn  # noqa: E402
+from tagger.training.musicnn_port import FRONTEND_BRANCHES, build_musicnn  # noqa: E402
 from tagger.training.musicnn_prune import multiply_adds  # noqa: E402
 from tagger.training.musicnn_stride import embedding_agreement, fine_tune_embedding, strided_copy  # noqa: E402
 from tagger.training.transfer import embed_inputs, embedding_model, strided_base  # noqa: E402
@@ -67,6 +67,18 @@ def test_time_stride_two_halves_the_frames_of_the_front_end_and_mid_end(network,
     assert embeddings(copy, windows).shape == embeddings(network, windows).shape
     both = multiply_adds(FRAMES, MELS, FILTERS, RANK, 2, 2)
     assert both == pytest.approx(multiply_adds(FRAMES, MELS, FILTERS, RANK, 2) / 2)
+
+
+def test_temporal_branches_can_take_a_coarser_band_stride_than_the_timbral_ones(network, windows):
+    copy = strided_copy(network, 2, FILTERS, RANK, time_stride=2, temporal_stride=4)
+    for name in ("temporal_128", "temporal_64", "temporal_32"):
+        assert copy.get_layer(name).output.shape[2] == MELS // 4
+    assert copy.get_layer("timbral_38_basis").output.shape[2] == (MELS - 38 + 1 + 1) // 2
+    assert embeddings(copy, windows).shape == embeddings(network, windows).shape
+    saved = sum((FRAMES // 2) * (MELS // 2 - MELS // 4) * count * branch.kernel[0]
+                for branch, count in zip(FRONTEND_BRANCHES, FILTERS) if branch.kernel[1] == 1)
+    assert multiply_adds(FRAMES, MELS, FILTERS, RANK, 2, 2) - multiply_adds(FRAMES, MELS, FILTERS, RANK, 2, 2, 4) == saved
+    assert multiply_adds(FRAMES, MELS, FILTERS, RANK, 2, 2, 2) == multiply_adds(FRAMES, MELS, FILTERS, RANK, 2, 2)
 
 
 def test_fine_tuning_brings_the_strided_embedding_closer_to_the_full_one(network):

@@ -267,13 +267,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--time-stride", type=int, default=DEFAULT_TIME_STRIDE, metavar="N",
                         help="with --base musicnn: evaluate the front end at every N-th frame, fine-tuned like "
                              f"--frequency-stride (default {DEFAULT_TIME_STRIDE}; 1: off)")
+    parser.add_argument("--temporal-frequency-stride", type=int, metavar="N",
+                        help="with --base musicnn: Mel-band stride of the temporal branches alone "
+                             "(default: --frequency-stride)")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.epochs < 1:
         raise DatasetError("--epochs must be at least 1")
-    if args.frequency_stride < 1 or args.time_stride < 1:
-        raise DatasetError("--frequency-stride and --time-stride must be at least 1")
+    if min(args.frequency_stride, args.time_stride, args.temporal_frequency_stride or 1) < 1:
+        raise DatasetError("--frequency-stride, --time-stride and --temporal-frequency-stride must be at least 1")
     if args.base == "musicnn":
         if args.checkpoint is None:
             raise DatasetError("--base musicnn needs --checkpoint DIR (see training/musicnn_port.py)")

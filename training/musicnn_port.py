@@ -94,7 +94,8 @@ def _bn(name: str) -> layers.BatchNormalization:
 
 def build_musicnn(frames: int, n_mels: int = 96, n_tags: int = len(MSD_TAGS),
                   filters: Sequence[int] = FULL_FILTERS, timbral_rank: int | None = None,
-                  frequency_stride: int = 1, time_stride: int = 1) -> keras.Model:
+                  frequency_stride: int = 1, time_stride: int = 1,
+                  temporal_frequency_stride: int | None = None) -> keras.Model:
     """musicnn's graph, uninitialised; outputs MSD tag logits.
 
     Layer names tie each layer to its checkpoint variables (see
@@ -108,7 +109,8 @@ def build_musicnn(frames: int, n_mels: int = 96, n_tags: int = len(MSD_TAGS),
     maximum over frequency then looks at 1/s of the positions): weights keep
     their shapes, so any musicnn's weights load into it. With ``time_stride`` t,
     they are evaluated at every t-th frame, and the mid-end runs on 1/t of the
-    frames.
+    frames. ``temporal_frequency_stride`` sets the Mel-band stride of the
+    temporal branches alone (default: ``frequency_stride``).
     """
     inputs = keras.Input((frames, n_mels))
     x = layers.Reshape((frames, n_mels, 1))(inputs)
@@ -126,7 +128,8 @@ def build_musicnn(frames: int, n_mels: int = 96, n_tags: int = len(MSD_TAGS),
                 kernel, strides = (1, 1), (1, 1)
             branch = layers.Conv2D(count, kernel, strides=strides, activation="relu", name=name)(branch)
         else:
-            branch = layers.Conv2D(count, kernel, strides=(time_stride, frequency_stride), padding="same",
+            branch = layers.Conv2D(count, kernel, strides=(time_stride, temporal_frequency_stride or frequency_stride),
+                                   padding="same",
                                    activation="relu", name=name)(x)
         branch = _bn(f"{name}_bn")(branch)
         branch = layers.MaxPooling2D((1, branch.shape[2]))(branch)

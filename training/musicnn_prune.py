@@ -223,13 +223,15 @@ def prune_musicnn(model: keras.Model, filters: Sequence[int], windows: np.ndarra
 
 
 def multiply_adds(frames: int, n_mels: int, filters: Sequence[int], timbral_rank: int | None = None,
-                  frequency_stride: int = 1, time_stride: int = 1) -> int:
+                  frequency_stride: int = 1, time_stride: int = 1,
+                  temporal_frequency_stride: int | None = None) -> int:
     """Multiply-adds of one window through musicnn's convolutions with these front-end filter counts."""
     total = 0
     frames = -(-frames // time_stride)
     for branch, count in zip(FRONTEND_BRANCHES, filters):
         time_taps, freq_taps = branch.kernel
-        positions = frames * -(-(n_mels - freq_taps + 1) // frequency_stride)
+        band_stride = frequency_stride if freq_taps > 1 else temporal_frequency_stride or frequency_stride
+        positions = frames * -(-(n_mels - freq_taps + 1) // band_stride)
         if timbral_rank and freq_taps > 1:
             total += positions * min(timbral_rank, count) * (time_taps * freq_taps + count)
         else:
