@@ -16,9 +16,12 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from tagger import __version__
+from tagger.native_log import native_stderr_to
 from tagger.paths import data_dir
 
 ERROR_LOG = "gui-errors.log"
+# In the data folder: what C libraries printed while the window ran (see tagger.native_log).
+DECODER_LOG = "gui-decoder-messages.log"
 
 
 def app_icon() -> QIcon:
@@ -83,9 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     window = MainWindow(icon=icon)
     window.show()
-    if args.folder is not None:
-        window.open_folder(args.folder)
-    return app.exec()
+    # Qt has started (its own start-up errors reached the terminal); from here on, what decoders print
+    # about damaged files goes to a log: the window already shows each file's reason.
+    with native_stderr_to(data_dir() / DECODER_LOG):
+        if args.folder is not None:
+            window.open_folder(args.folder)
+        return app.exec()
 
 
 if __name__ == "__main__":

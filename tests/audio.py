@@ -127,6 +127,17 @@ def make_track(path: Path, seconds: float = 10.0, rate: int | None = None, chann
     return Path(path)
 
 
+def make_damaged_mp3(path: Path) -> Path:
+    """A 30 s stereo MP3 with bursts of noise through its middle half: mpg123 prints resync notes on it."""
+    make_track(path, seconds=30, channels=2)
+    data = bytearray(path.read_bytes())
+    rng = np.random.default_rng(0)
+    for offset in range(len(data) // 4, len(data) * 3 // 4, 4000):
+        data[offset:offset + 64] = rng.integers(0, 256, 64, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    return path
+
+
 def all_tags(path: Path) -> dict:
     """Every tag of ``path`` except the genre, as comparable data (covers included)."""
     audio = mutagen.File(str(path))

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audio import all_tags, audio_bytes_hash, make_track
+from audio import all_tags, audio_bytes_hash, make_damaged_mp3, make_track
 from conftest import file_hash, run_subprocess, tree_hashes
 from tagger.genres import display_name
 from tagger.tags import read_genres, read_snapshot
@@ -389,12 +389,7 @@ def test_decoder_chatter_about_a_damaged_mp3_stays_off_the_terminal(tmp_path):
     """mpg123 (inside libsndfile) prints resync notes on fd 2; they go to a log the summary names."""
     folder = tmp_path / "lib"
     folder.mkdir()
-    damaged = make_track(folder / "damaged.mp3", seconds=30, channels=2)
-    data = bytearray(damaged.read_bytes())
-    rng = np.random.default_rng(0)
-    for offset in range(len(data) // 4, len(data) * 3 // 4, 4000):
-        data[offset:offset + 64] = rng.integers(0, 256, 64, dtype=np.uint8).tobytes()
-    damaged.write_bytes(bytes(data))
+    make_damaged_mp3(folder / "damaged.mp3")
     make_track(folder / "fine.flac", seconds=10, channels=1)
     result = run_subprocess(folder, "--dry-run", "--min-confidence", "0")
     assert result.returncode in (0, 1), result.stderr

@@ -7,6 +7,8 @@ import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before pytest-qt creates the QApplication
 
+import subprocess  # noqa: E402
+import time  # noqa: E402
 import tomllib  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -17,7 +19,7 @@ pytest.importorskip("PySide6")
 from PySide6.QtCore import QSettings, Qt  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
-from audio import make_track  # noqa: E402
+from audio import make_damaged_mp3, make_track  # noqa: E402
 from conftest import MODEL_ENV  # noqa: E402
 from tagger.config import Config, load_config  # noqa: E402
 from tagger.model import GenreModel  # noqa: E402
@@ -405,3 +407,25 @@ def test_bulk_accept_starts_at_the_threshold_the_suggestions_use(qtbot, window, 
     expected = loaded_model.settings.min_confidence
     assert window.threshold.value() / 100 >= expected > (window.threshold.value() - 1) / 100
     assert f"≥ {window.threshold.value()} %" in window.threshold_button.text()
+
+
+# -- as a separate process -----------------------------------------------------------------------
+def test_decoder_chatter_about_a_damaged_mp3_goes_to_a_log_not_the_terminal(tmp_path):
+    """mpg123 (inside libsndfile) prints resync notes on fd 2 while the window analyses a damaged MP3."""
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    make_damaged_mp3(folder / "damaged.mp3")
+    log = Path(os.environ["XDG_DATA_HOME"]) / "genre-tagger" / "gui-decoder-messages.log"
+    window = subprocess.Popen([sys.executable, "-m", "tagger.gui.app", str(folder)],
+                              env=dict(os.environ, QT_QPA_PLATFORM="offscreen"),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and window.poll() is None and not (
+                log.is_file() and "Illegal Audio-MPEG-Header" in log.read_text(errors="replace")):
+            time.sleep(0.2)
+    finally:
+        window.terminate()
+        _, err = window.communicate(timeout=60)
+    assert "Illegal Audio-MPEG-Header" in log.read_text(errors="replace")
+    assert "Note:" not in err and "Illegal" not in err, err
