@@ -163,6 +163,11 @@ def _libsndfile_may_read(path: Path) -> bool:
     return True
 
 
+def _truncated(duration: float) -> DecodeError:
+    # Both readers say this once the header has been read, so it is what the user sees for a cut-off download.
+    return DecodeError(f"truncated or corrupt file: the audio stops before the {duration:.0f} s its header gives")
+
+
 def _describe(exc: Exception) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     lowered = text.lower()
@@ -244,10 +249,13 @@ def _read_sndfile(path: Path, settings: FeatureSettings) -> DecodedTrack:
         whole = len(spans) == 1
         segments = []
         for first, count, start in spans:
-            sf.seek(max(0, first))
-            block = sf.read(count - max(0, -first), dtype="float32", always_2d=True)
+            try:
+                sf.seek(max(0, first))
+                block = sf.read(count - max(0, -first), dtype="float32", always_2d=True)
+            except soundfile.LibsndfileError:
+                raise _truncated(duration) from None
             if block.size == 0:
-                raise DecodeError("no audio could be read (truncated or corrupt file)")
+                raise _truncated(duration)
             segments.append(_to_segment(channel_mean(block), first, native_rate, start, whole, settings))
     return DecodedTrack(duration=duration, segments=segments)
 
@@ -285,9 +293,12 @@ def _read_ffmpeg(path: Path, settings: FeatureSettings) -> DecodedTrack:
         whole = len(spans) == 1
         segments = []
         for first, count, start in spans:
-            mono = _ffmpeg_read(container, stream, native_rate, max(0, first), None if whole else count)
+            try:
+                mono = _ffmpeg_read(container, stream, native_rate, max(0, first), None if whole else count)
+            except av.error.InvalidDataError:
+                raise _truncated(duration) from None
             if mono.size == 0:
-                raise DecodeError("no audio could be read (truncated or corrupt file)")
+                raise _truncated(duration)
             segments.append(_to_segment(mono, first, native_rate, start, whole, settings))
     return DecodedTrack(duration=duration, segments=segments)
 

@@ -56,7 +56,11 @@ def write_audio(path: Path, audio: np.ndarray, rate: int) -> Path:
         fmt, subtype = _SNDFILE["aiff" if ext == "aif" else ext]
         if subtype == "OPUS" and rate not in (8000, 12000, 16000, 24000, 48000):
             raise ValueError("Opus needs 8, 12, 16, 24 or 48 kHz")
-        soundfile.write(str(path), audio, rate, format=fmt, subtype=subtype)
+        channels = 1 if audio.ndim == 1 else audio.shape[1]
+        with soundfile.SoundFile(str(path), "w", rate, channels, subtype, format=fmt) as out:
+            # One write of a minute of stereo crashes libsndfile's Vorbis encoder (a segfault); a second at a time does not.
+            for start in range(0, len(audio), rate):
+                out.write(audio[start:start + rate])
     return path
 
 

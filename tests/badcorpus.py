@@ -55,7 +55,7 @@ def build(root: Path) -> list[Case]:
     # 3 truncated FLAC: the header and a little audio, the rest cut off
     full = track("truncated.flac", seconds=5).read_bytes()
     (root / "truncated.flac").write_bytes(full[: len(full) // 8])
-    add(root / "truncated.flac", "error", "truncated|corrupt|cannot|no audio")
+    add(root / "truncated.flac", "error", "^truncated or corrupt file")
     # 4 random bytes named .ogg
     (root / "random.ogg").write_bytes(rng.bytes(50_000))
     add(root / "random.ogg", "error", "not a readable audio file|cannot decode")

@@ -295,6 +295,16 @@ def test_mp3_behind_leading_junk_still_decodes(tmp_path):
     assert decode_track(junk, S).duration == pytest.approx(decode_track(clean, S).duration, abs=0.5)
 
 
+@pytest.mark.parametrize("ext", ["flac", "mp3"])
+def test_a_cut_off_download_is_called_truncated(tmp_path, ext):
+    """Its header promises a minute; the spans past the cut cannot be read by either decoder."""
+    whole = make_track(tmp_path / f"whole.{ext}", seconds=60, channels=2).read_bytes()
+    cut = tmp_path / f"cut.{ext}"
+    cut.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(DecodeError, match="^truncated or corrupt file: the audio stops before the 60 s its header gives$"):
+        decode_track(cut, S)
+
+
 def test_zero_frame_wav_is_too_short(tmp_path):
     path = tmp_path / "zero.wav"
     with wave.open(str(path), "wb") as out:
