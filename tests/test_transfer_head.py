@@ -26,25 +26,30 @@ def test_head_reads_the_penultimate_columns_of_the_embedding():
     np.testing.assert_allclose(embedding[:, transfer.head_columns(base)], penultimate, rtol=1e-6)
 
 
+def tag_probabilities_of(base: keras.Model, x: np.ndarray) -> np.ndarray:
+    return np.asarray(keras.ops.sigmoid(keras.Model(base.input, base.get_layer("tag_logits").output)(x)))
+
+
+def test_head_features_are_the_bases_own_tag_probabilities():
+    base = small_base()
+    x = np.random.default_rng(3).standard_normal((12, 8, 4)).astype(np.float32)
+    data = transfer.Embedded([np.asarray(transfer.embedding_model(base)(x))], [np.zeros((0, 9), np.float32)])
+    probabilities = transfer.tag_probabilities(base, data)
+    np.testing.assert_allclose(probabilities.windows[0], tag_probabilities_of(base, x), rtol=1e-5, atol=1e-6)
+    assert probabilities.crops[0].shape == (0, 5)
+
+
 def test_assembled_model_scores_windows_as_the_head_does(tmp_path):
     base = small_base()
     rng = np.random.default_rng(1)
     x = rng.standard_normal((40, 8, 4)).astype(np.float32)
-    features = np.asarray(keras.Model(base.input, base.get_layer("penultimate").output)(x))
+    features = tag_probabilities_of(base, x)
     labels = (features[:, 0] > np.median(features[:, 0])).astype(np.int64)
     head = transfer.train_head(features, labels, np.ones(len(x), np.float32), 2, seed=0)
     model = transfer.assemble(base, head)
     expected = np.asarray(head(features, training=False))
     np.testing.assert_allclose(np.asarray(model(x, training=False)), expected, rtol=1e-5, atol=1e-6)
-    # The standardisation travels inside the saved model, and it loads in safe mode.
+    # The tag layer travels inside the saved model, and it loads in safe mode.
     model.save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras", compile=False, safe_mode=True)
     np.testing.assert_allclose(np.asarray(loaded(x, training=False)), expected, rtol=1e-5, atol=1e-6)
-
-
-def test_head_standardises_by_its_training_embeddings():
-    features = np.random.default_rng(2).normal(40.0, 7.0, (64, 3)).astype(np.float32)
-    head = transfer.train_head(features, np.arange(64) % 2, np.ones(64, np.float32), 2, seed=0)
-    standardised = np.asarray(keras.Model(head.input, head.get_layer("embedding_norm").output)(features))
-    np.testing.assert_allclose(standardised.mean(axis=0), 0, atol=1e-4)
-    np.testing.assert_allclose(standardised.std(axis=0), 1, atol=1e-3)
