@@ -1,4 +1,4 @@
-"""Editing a suggestion in the table: a combo box of the model's genres that also takes free text."""
+"""Table cells drawn or edited otherwise than the table's defaults."""
 
 from __future__ import annotations
 
@@ -27,3 +27,11 @@ class GenreDelegate(QStyledItemDelegate):
     def setModelData(self, editor: QWidget, model: QAbstractItemModel,
                      index: QModelIndex | QPersistentModelIndex) -> None:
         model.setData(index, editor.currentText(), Qt.ItemDataRole.EditRole)
+
+
+class SentenceDelegate(QStyledItemDelegate):
+    """Cuts a sentence that does not fit at its end: the table elides in the middle, which suits paths."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideRight

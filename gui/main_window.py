@@ -19,7 +19,7 @@ from tagger.model import GenreModel
 from tagger.state import State
 
 from tagger.gui.about import about_html
-from tagger.gui.delegates import GenreDelegate
+from tagger.gui.delegates import GenreDelegate, SentenceDelegate
 from tagger.gui.details import DetailsPane
 from tagger.gui.review import (UndoSummary, WriteResult, policy_for, undo_last_write, unreadable_folder_reason,
                                write_rows)
@@ -184,6 +184,8 @@ class MainWindow(QMainWindow):
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         self.genre_delegate = GenreDelegate(self.table)
         self.table.setItemDelegateForColumn(COL_SUGGESTED, self.genre_delegate)
+        self.note_delegate = SentenceDelegate(self.table)
+        self.table.setItemDelegateForColumn(COL_NOTE, self.note_delegate)
         for act in (self.accept_action, self.reject_action, self.toggle_action):
             act.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)  # Space and letters stay normal elsewhere
             self.table.addAction(act)

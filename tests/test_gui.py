@@ -17,7 +17,8 @@ import pytest  # noqa: E402
 pytest.importorskip("PySide6")
 
 from PySide6.QtCore import QSettings, Qt  # noqa: E402
-from PySide6.QtWidgets import QMessageBox  # noqa: E402
+from PySide6.QtGui import QStandardItem, QStandardItemModel  # noqa: E402
+from PySide6.QtWidgets import QMessageBox, QStyleOptionViewItem  # noqa: E402
 
 from audio import make_damaged_mp3, make_track  # noqa: E402
 from conftest import MODEL_ENV  # noqa: E402
@@ -29,8 +30,8 @@ from tagger.tags import read_genres, read_snapshot  # noqa: E402
 from tagger.gui.about import about_html  # noqa: E402
 from tagger.gui.main_window import MainWindow  # noqa: E402
 from tagger.gui.settings_dialog import SettingsDialog  # noqa: E402
-from tagger.gui.table_model import (COL_CONFIDENCE, COL_FILE, COL_SUGGESTED, DIFFERS, ERROR, NEW, SAME,  # noqa: E402
-                                    WRITTEN)
+from tagger.gui.table_model import (COL_CONFIDENCE, COL_FILE, COL_NOTE, COL_SUGGESTED, DIFFERS, ERROR, NEW,  # noqa: E402
+                                    SAME, WRITTEN)
 
 WAIT_MS = 90_000
 
@@ -408,6 +409,16 @@ def test_bulk_accept_starts_at_the_threshold_the_suggestions_use(qtbot, window, 
     assert window.threshold.value() / 100 >= expected > (window.threshold.value() - 1) / 100
     assert f"≥ {window.threshold.value()} %" in window.threshold_button.text()
 
+
+
+def test_a_long_note_is_cut_at_its_end_while_paths_are_cut_in_their_middle(window):
+    cells = QStandardItemModel(1, 1)
+    cells.setItem(0, 0, QStandardItem("truncated or corrupt file: the audio stops before the 240 s its header gives"))
+    option = QStyleOptionViewItem()
+    option.textElideMode = window.table.textElideMode()
+    window.table.itemDelegateForColumn(COL_NOTE).initStyleOption(option, cells.index(0, 0))
+    assert option.textElideMode == Qt.TextElideMode.ElideRight
+    assert window.table.textElideMode() == Qt.TextElideMode.ElideMiddle
 
 # -- as a separate process -----------------------------------------------------------------------
 def test_decoder_chatter_about_a_damaged_mp3_goes_to_a_log_not_the_terminal(tmp_path):
