@@ -70,7 +70,7 @@ def test_time_stride_two_halves_the_frames_of_the_front_end_and_mid_end(network,
 
 
 def test_temporal_branches_can_take_a_coarser_band_stride_than_the_timbral_ones(network, windows):
-    copy = strided_copy(network, 2, FILTERS, RANK, time_stride=2, temporal_stride=4)
+    copy = strided_copy(network, 2, FILTERS, RANK, time_stride=2, temporal_frequency_stride=4)
     for name in ("temporal_128", "temporal_64", "temporal_32"):
         assert copy.get_layer(name).output.shape[2] == MELS // 4
     assert copy.get_layer("timbral_38_basis").output.shape[2] == (MELS - 38 + 1 + 1) // 2

@@ -29,12 +29,12 @@ LEARNING_RATE = 3e-4
 
 
 def strided_copy(base: keras.Model, stride: int, filters: Sequence[int], timbral_rank: int | None,
-                 time_stride: int = 1, temporal_stride: int | None = None) -> keras.Model:
+                 time_stride: int = 1, temporal_frequency_stride: int | None = None) -> keras.Model:
     """``base`` (same filters and rank) rebuilt with front-end strides ``stride`` (Mel bands; the
-    temporal branches' ``temporal_stride`` when given) and ``time_stride`` (frames), weights copied."""
+    temporal branches' ``temporal_frequency_stride`` when given) and ``time_stride`` (frames), weights copied."""
     frames, n_mels = base.input.shape[1:]
     student = build_musicnn(frames, n_mels, base.output.shape[-1], filters, timbral_rank, stride, time_stride,
-                            temporal_stride)
+                            temporal_frequency_stride)
     for layer in student.layers:
         if layer.weights:
             layer.set_weights(base.get_layer(layer.name).get_weights())

@@ -77,10 +77,9 @@ HEAD_L2 = 1e-3
 EMBED_BATCH = 64
 EMBEDDING_LAYERS = ("pooled_bn", "penultimate")
 # The head reads musicnn's own 50 MSD tag probabilities (its tag layer, as trained on the Million
-# Song Dataset, applied to the penultimate layer). Learnt from hundreds of thousands of songs, they
-# carry over to artists the 12-odd tracks per genre here lack: a head on them was right on 7 more
-# of 113 tracks by unseen artists than one on the penultimate layer itself, and 8 more than one on
-# the whole embedding; the card's head table has the variants tried.
+# Song Dataset, applied to the penultimate layer), not the penultimate layer itself: on artists it
+# never heard, that head was right on 7 more of 113 tracks (8 more than one on the whole embedding),
+# though it was picked among 14 heads on those very tracks; the card's head table has them all.
 HEAD_INPUT = "penultimate"
 TAG_LAYER = "tag_logits"
 
@@ -386,14 +385,14 @@ def head_columns(base: keras.Model) -> slice:
 
 def strided_base(base: keras.Model, filters: Sequence[int], rank: int | None, stride: int, time_stride: int,
                  inputs: Sequence[tuple[np.ndarray, np.ndarray]], full: Embedded,
-                 seed: int, temporal_stride: int | None = None) -> tuple[keras.Model, Embedded, float]:
-    """``base`` at front-end strides ``stride`` (Mel bands; ``temporal_stride`` for the temporal
+                 seed: int, temporal_frequency_stride: int | None = None) -> tuple[keras.Model, Embedded, float]:
+    """``base`` at front-end strides ``stride`` (Mel bands; ``temporal_frequency_stride`` for the temporal
     branches when given) and ``time_stride`` (frames), fine-tuned to give ``full``'s embeddings of ``inputs``.
 
     Returns the strided network, its own embeddings of ``inputs`` (what the
     head is trained on) and their mean correlation with ``full``'s.
     """
-    student = musicnn_stride.strided_copy(base, stride, filters, rank, time_stride, temporal_stride)
+    student = musicnn_stride.strided_copy(base, stride, filters, rank, time_stride, temporal_frequency_stride)
     mels = np.concatenate([np.concatenate(pair) for pair in inputs])
     targets = full.rows()
     musicnn_stride.fine_tune_embedding(embedding_model(student), mels, targets, seed)
@@ -444,12 +443,12 @@ def run(args: argparse.Namespace) -> int:
         if args.cache:
             save_embeddings(args.cache, data, tracks, base_key)
     print(f"embedded {len(tracks)} tracks in {(time.perf_counter() - started) / 60:.1f} min")
-    temporal_stride = args.temporal_frequency_stride or args.frequency_stride
-    if max(args.frequency_stride, args.time_stride, temporal_stride) > 1:
+    temporal_frequency_stride = args.temporal_frequency_stride or args.frequency_stride
+    if max(args.frequency_stride, args.time_stride, temporal_frequency_stride) > 1:
         inputs = inputs or track_inputs(tracks, folds, settings, args.seed)
         base, data, agreement = strided_base(base, filters, rank, args.frequency_stride, args.time_stride,
-                                             inputs, data, args.seed, temporal_stride)
-        print(f"strides {args.frequency_stride} (Mel bands; temporal branches {temporal_stride}), "
+                                             inputs, data, args.seed, temporal_frequency_stride)
+        print(f"strides {args.frequency_stride} (Mel bands; temporal branches {temporal_frequency_stride}), "
               f"{args.time_stride} (frames): "
               f"embedding correlation with full resolution {agreement:.3f} "
               f"after {(time.perf_counter() - started) / 60:.1f} min")
@@ -493,7 +492,7 @@ def run(args: argparse.Namespace) -> int:
     minutes = (time.perf_counter() - started) / 60
     speed = windows_per_second(model, settings.window_frames, settings.n_mels)
     gmac = multiply_adds(settings.window_frames, settings.n_mels, filters, rank, args.frequency_stride,
-                         args.time_stride, temporal_stride) / 1e9
+                         args.time_stride, temporal_frequency_stride) / 1e9
     on_valid_list = np.asarray([tracks[i].split == "valid" for i in held])
     report = (comparison_text(cv_eval, disjoint_eval, on_valid_list, baselines, chunk_accuracy)
               + SPEED_NOTE.format(speed=speed, track=14 / speed, gmac=gmac,
@@ -506,11 +505,11 @@ def run(args: argparse.Namespace) -> int:
                  f"--checkpoint {args.checkpoint} --timbral-filters {args.timbral_filters} "
                  f"--temporal-filters {args.temporal_filters} --timbral-rank {args.timbral_rank} "
                  f"--frequency-stride {args.frequency_stride} --time-stride {args.time_stride} "
-                 f"--temporal-frequency-stride {temporal_stride} "
+                 f"--temporal-frequency-stride {temporal_frequency_stride} "
                  f"--out {args.out} --seed {args.seed}"),
         architecture=(ARCHITECTURE.format(timbral=args.timbral_filters, temporal=args.temporal_filters,
                                           rank=args.timbral_rank)
-                      + stride_text(args.frequency_stride, args.time_stride, temporal_stride)),
+                      + stride_text(args.frequency_stride, args.time_stride, temporal_frequency_stride)),
         protocol=CV_PROTOCOL, extra=report,
         more_results=[("Results on artists it never heard (artist-disjoint, both ways)", disjoint_eval)]))
     print(card.summary_text(genres, cv_eval))
@@ -581,21 +580,21 @@ rock, pop, jazz, blues, country, metal, Hip-Hop, dance, ...): dropout 0.5, Dense
 softmax. Weights of the musicnn part: ISC licence, Music Technology Group,
 Universitat Pompeu Fabra (https://github.com/jordipons/musicnn)."""
 
-def stride_text(stride: int, time_stride: int = 1, temporal_stride: int | None = None) -> str:
+def stride_text(stride: int, time_stride: int = 1, temporal_frequency_stride: int | None = None) -> str:
     """What the card says of ``--frequency-stride``, ``--time-stride`` and ``--temporal-frequency-stride``."""
-    temporal_stride = temporal_stride or stride
-    if stride == 1 and time_stride == 1 and temporal_stride == 1:
+    temporal_frequency_stride = temporal_frequency_stride or stride
+    if stride == 1 and time_stride == 1 and temporal_frequency_stride == 1:
         return "\n\nThe musicnn part stays frozen: only the head is trained."
 
     def every(n: int, unit: str) -> str:
         return f"every {n}{ {2: 'nd', 3: 'rd'}.get(n, 'th') } {unit}"
 
-    if temporal_stride == stride:
+    if temporal_frequency_stride == stride:
         bands = every(stride, "Mel band") if stride > 1 else ""
     elif stride == 1:
-        bands = f"{every(temporal_stride, 'Mel band')} in the temporal branches"
+        bands = f"{every(temporal_frequency_stride, 'Mel band')} in the temporal branches"
     else:
-        bands = f"{every(stride, 'Mel band')} ({every(temporal_stride, 'one')} in the temporal branches)"
+        bands = f"{every(stride, 'Mel band')} ({every(temporal_frequency_stride, 'one')} in the temporal branches)"
     where = " and ".join(part for part in (bands, every(time_stride, "frame") if time_stride > 1 else "") if part)
     return (f"\n\nThe front-end convolutions are then evaluated at {where} "
             f"only (`tagger.training.musicnn_stride`), and the musicnn part fine-tuned "
