@@ -55,6 +55,8 @@ FINE_TUNE_EPOCHS = 5
 FINE_TUNE_LEARNING_RATE = 1e-4
 VALID_FRACTION = 0.25
 TEMPERATURE_RANGE = (0.5, 10.0)
+# Held-out tracks needed before the temperature may sharpen the model's confidence (T below 1).
+MIN_TRACKS_TO_SHARPEN = 20
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.+-]{0,63}$")
 
 
@@ -477,8 +479,11 @@ def retrain(options: RetrainOptions, log: Log = print, progress: Progress | None
         head, full = train(train_idx, "validation")
         logits = window_logits(full, head, embeddings, mels, valid, options.fine_tune)
         y_valid = track_labels[valid]
-        # A few held-out tracks cannot pin T down: keep it in a range that stays sane.
-        temperature = float(np.clip(metrics.fit_temperature(logits, y_valid), *TEMPERATURE_RANGE))
+        # A few held-out tracks cannot pin T down: keep it in a range that stays sane. When a handful
+        # all come out right, the fit sharpens as far as it may, and the model then says 1.0 on files
+        # it gets wrong; so with few of them T only ever softens.
+        lowest = TEMPERATURE_RANGE[0] if len(valid) >= MIN_TRACKS_TO_SHARPEN else 1.0
+        temperature = float(np.clip(metrics.fit_temperature(logits, y_valid), lowest, TEMPERATURE_RANGE[1]))
         probs = metrics.track_probs(logits, temperature)
         predicted = probs.argmax(axis=1)
         accuracy = float((predicted == y_valid).mean())
