@@ -732,6 +732,7 @@ but it lost 7 points under the CV and 7 on unseen artists (blues 3 of 13), so it
 The temporal branches at every 4th Mel band instead of every 2nd (tried the same day, same
 command with `--temporal-frequency-stride 4`: embedding correlation 0.885) run 389-413 against
 255-317 windows/s on one thread and 584-734 against 459-580 on two (LiteRT, trained copies,
-alternating), but scored 136 against 138 of 159 tracks under the CV and 82 against 85 of 113
-on unseen artists (genre-balanced 66.6% against 70.1%; blues 8 of 13, country 3 of 12). Part
-of that gap may be the selection the shipped head's figures carry; still, it is not used."""
+alternating), but with the head shipped before this one it scored 136 against 138 of 159
+tracks under the CV and 82 against 85 of 113 on unseen artists (genre-balanced 66.6% against
+70.1%; blues 8 of 13, country 3 of 12). Part of that gap may be the selection that head's
+figures carry; still, it is not used."""
