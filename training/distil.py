@@ -55,7 +55,7 @@ LEARNING_RATE = 2e-3
 # ---------------------------------------------------------------------------
 
 def feature_model(teacher: keras.Model) -> keras.Model:
-    """The teacher up to the input of its ``logits`` Dense layer (musicnn: the frozen embedding)."""
+    """The teacher up to the input of its ``logits`` Dense layer (musicnn: its MSD tag probabilities)."""
     return keras.Model(teacher.input, teacher.get_layer("logits").input)
 
 

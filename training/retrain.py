@@ -287,7 +287,7 @@ def train_head(embeddings: np.ndarray, labels: np.ndarray, weights: np.ndarray, 
 
 
 def assemble(base_keras, head: Head, name: str = "retrained_genre_model"):
-    """One Keras model: base up to its penultimate output, then the new head."""
+    """One Keras model: base up to the input of its final Dense layer, then the new head."""
     import keras
 
     from tagger.training.embeddings import feature_tensor, model_input
