@@ -101,7 +101,8 @@ def plot_reliability(labels: np.ndarray, probs: np.ndarray, path: Path, n_bins: 
     ece = metrics.expected_calibration_error(labels, probs, n_bins)
     ax.set(xlim=(0, 1), ylim=(0, 1.08), xlabel="confidence (top-1 probability)", ylabel="accuracy",
            title=f"Reliability (ECE {ece:.3f}; numbers = tracks)")
-    ax.legend(loc="upper left")
+    # Below the axes: inside, any corner can sit over a bar and its count.
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
