@@ -142,10 +142,6 @@ class Embedded:
         """Every track's windows then crops, track by track, shape (n, dim): the order of :func:`track_inputs`."""
         return np.concatenate([np.concatenate([w, c]) for w, c in zip(self.windows, self.crops)])
 
-    def columns(self, part: slice) -> Embedded:
-        """The same windows and crops, only the embedding columns ``part``."""
-        return Embedded([w[:, part] for w in self.windows], [c[:, part] for c in self.crops])
-
 
 def track_inputs(tracks: Sequence[LabelledTrack], folds: np.ndarray, settings: FeatureSettings, seed: int,
                  crops_per_track: int = CROPS_PER_TRACK) -> list[tuple[np.ndarray, np.ndarray]]:
