@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from audio import make_toy_dataset
 from tagger.model import GenreModel
@@ -38,8 +39,9 @@ def test_fit_reports_a_missing_folder_in_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and "no such folder" in err
 
 
-def test_fit_refuses_a_frequency_stride_below_one_in_one_line(tmp_path, capsys):
+@pytest.mark.parametrize("option", ["--frequency-stride", "--temporal-frequency-stride"])
+def test_fit_refuses_a_frequency_stride_below_one_in_one_line(tmp_path, capsys, option):
     make_toy_dataset(tmp_path / "data")
-    assert cli.main(["fit", str(tmp_path / "data"), "--out", str(tmp_path / "m"), "--frequency-stride", "0"]) == 2
+    assert cli.main(["fit", str(tmp_path / "data"), "--out", str(tmp_path / "m"), option, "0"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--frequency-stride" in err
+    assert err.count("\n") == 1 and option in err

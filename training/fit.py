@@ -275,7 +275,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.epochs < 1:
         raise DatasetError("--epochs must be at least 1")
-    if min(args.frequency_stride, args.time_stride, args.temporal_frequency_stride or 1) < 1:
+    strides = (args.frequency_stride, args.time_stride, args.temporal_frequency_stride)
+    if min(stride for stride in strides if stride is not None) < 1:
         raise DatasetError("--frequency-stride, --time-stride and --temporal-frequency-stride must be at least 1")
     if args.base == "musicnn":
         if args.checkpoint is None:
