@@ -129,8 +129,7 @@ def build_musicnn(frames: int, n_mels: int = 96, n_tags: int = len(MSD_TAGS),
             branch = layers.Conv2D(count, kernel, strides=strides, activation="relu", name=name)(branch)
         else:
             branch = layers.Conv2D(count, kernel, strides=(time_stride, temporal_frequency_stride or frequency_stride),
-                                   padding="same",
-                                   activation="relu", name=name)(x)
+                                   padding="same", activation="relu", name=name)(x)
         branch = _bn(f"{name}_bn")(branch)
         branch = layers.MaxPooling2D((1, branch.shape[2]))(branch)
         branches.append(layers.Reshape((branch.shape[1], count))(branch))
