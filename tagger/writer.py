@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import stat
 from dataclasses import dataclass
@@ -90,7 +91,7 @@ def replace_genre_fields(path: Path, new: Snapshot, expected: FileStamp | None =
         length = audio_length(target)
     except TagError as exc:
         raise WriteError(str(exc)) from None
-    _remove_stale_copies(target)
+    _remove_stale_copies(target.parent)
     temp = _copy_path(target, os.getpid())
     try:
         shutil.copy2(target, temp)
@@ -135,13 +136,27 @@ def _copy_path(target: Path, pid: int) -> Path:
     return target.with_name(f".tagger-{key}-{pid}.tmp")
 
 
-def _remove_stale_copies(target: Path) -> None:
-    """Delete checked copies left beside ``target`` by a tagger process that was killed."""
-    stem = _copy_path(target, 0).name.removesuffix("-0.tmp")
-    for leftover in target.parent.glob(f"{stem}-*.tmp"):
-        pid = leftover.name.removeprefix(stem + "-").removesuffix(".tmp")
-        if pid.isdigit() and not _alive(int(pid)):
-            _remove(leftover)
+_COPY_NAME = re.compile(r"\.tagger-[0-9a-f]{12}-(\d+)\.tmp")
+
+# Folders this process has already cleared of killed runs' copies. Listing a folder for every
+# file written cost 10 ms a write in a folder of 10,000 files; a copy left by a tagger killed
+# after the sweep waits, hidden and harmless, for the next process.
+_swept_folders: set[Path] = set()
+
+
+def _remove_stale_copies(folder: Path) -> None:
+    """Delete the checked copies that tagger processes since killed left in ``folder``, once per process."""
+    if folder in _swept_folders:
+        return
+    try:
+        with os.scandir(folder) as entries:
+            found = [(entry.name, _COPY_NAME.fullmatch(entry.name)) for entry in entries]
+    except OSError:
+        return
+    for name, match in found:
+        if match and not _alive(int(match.group(1))):
+            _remove(folder / name)
+    _swept_folders.add(folder)
 
 
 def _alive(pid: int) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import mutagen
@@ -216,3 +218,16 @@ def test_read_only_file_or_folder_is_left_alone(tmp_path, mode, folder_mode, mes
         os.chmod(folder, 0o755)
         os.chmod(path, 0o644)
     assert file_hash(path) == before
+
+
+def test_copies_left_by_a_killed_tagger_are_removed_and_nothing_else(tmp_path):
+    path = track(tmp_path, "flac")
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead, living = int(gone.stdout), os.getppid()
+    left_by_killed = tmp_path / f".tagger-0123456789ab-{dead}.tmp"
+    in_use = tmp_path / f".tagger-0123456789ab-{living}.tmp"
+    users_own = tmp_path / ".tagger-notes.tmp"
+    for copy in (left_by_killed, in_use, users_own):
+        copy.write_bytes(b"partial copy")
+    replace_genre_fields(path, snapshot_for(path, ["Rock"]))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([path.name, in_use.name, users_own.name])
