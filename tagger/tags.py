@@ -123,9 +123,10 @@ def read_info(path: Path) -> TrackInfo:
     return TrackInfo(*(first(k) for k in keys), genres_in(_snapshot_of(audio)))
 
 
-def audio_length(path: Path) -> float:
-    """Length of the audio stream in seconds, as the container states it."""
-    return float(getattr(_open(path).info, "length", 0.0) or 0.0)
+def snapshot_and_length(path: Path) -> tuple[Snapshot, float]:
+    """The genre fields of ``path`` and its audio's length in seconds as the container states it, in one read."""
+    audio = _open(path)
+    return _snapshot_of(audio), float(getattr(audio.info, "length", 0.0) or 0.0)
 
 
 def write_genres(path: Path, genres: list[str]) -> None:

@@ -17,7 +17,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from tagger.tags import Snapshot, TagError, audio_length, genres_in, read_snapshot, write_snapshot
+from tagger.tags import Snapshot, TagError, genres_in, snapshot_and_length, write_snapshot
 
 
 class WriteError(Exception):
@@ -87,8 +87,7 @@ def replace_genre_fields(path: Path, new: Snapshot, expected: FileStamp | None =
     if expected is not None and before_stamp != expected:
         raise WriteError("file changed since it was analysed: not written")
     try:
-        before = read_snapshot(target)
-        length = audio_length(target)
+        before, length = snapshot_and_length(target)
     except TagError as exc:
         raise WriteError(str(exc)) from None
     _remove_stale_copies(target.parent)
@@ -120,8 +119,7 @@ def replace_genre_fields(path: Path, new: Snapshot, expected: FileStamp | None =
 def _verify(temp: Path, new: Snapshot, length: float) -> None:
     """Check the copy before it replaces the original: tags parse, genre is right, audio length kept."""
     try:
-        written = read_snapshot(temp)
-        new_length = audio_length(temp)
+        written, new_length = snapshot_and_length(temp)
     except TagError as exc:
         raise WriteError(f"written copy failed its check ({exc}): file unchanged") from None
     if genres_in(written) != genres_in(new):
