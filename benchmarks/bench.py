@@ -4,9 +4,10 @@ Builds its inputs (real 30 s clips from ../shared/data/gtzan when present, else 
 4-minute 44.1 kHz stereo MP3 and FLAC songs; a library of many short files), runs
 `tagger-batch` and benchmarks/seed_baseline.py on them as subprocesses (fresh state each time),
 and prints one table: clips/s, songs/s, seconds per hour of audio, peak RSS, start-up time to
-the first result, and the ratio to the baseline. With --results, appends the table and the
-machine's details to benchmarks/RESULTS.md; with --plot, draws cost against song length and
-library size into benchmarks/scaling.png.
+the first result, and the ratio to the baseline; then the same command with the network's
+scores replaced by a constant, the ceiling that the rest of the command leaves. With
+--results, appends the table and the machine's details to benchmarks/RESULTS.md; with --plot,
+draws cost against song length and library size into benchmarks/scaling.png.
 
 Usage: python benchmarks/bench.py [--clips 40] [--songs 6] [--library 10000] [--results] [--plot]
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import shutil
@@ -115,6 +117,17 @@ def make_inputs(work: Path, n_clips: int, n_songs: int, n_library: int) -> dict[
     return {"clips": clips, "songs": songs, "library": library}
 
 
+def make_inputs_apart(work: Path, n_clips: int, n_songs: int, n_library: int) -> dict[str, Path]:
+    """:func:`make_inputs` in a process of its own.
+
+    Linux counts the memory a child had before it started its program in that child's peak
+    RSS, so the hundreds of MB of audio that building songs leaves in this process would read
+    as tagger-batch's.
+    """
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(make_inputs, (work, n_clips, n_songs, n_library))
+
+
 def audio_seconds(folder: Path) -> float:
     total = 0.0
     for path in folder.rglob("*"):
@@ -133,12 +146,17 @@ def fresh_copy(folder: Path, scratch: Path) -> Path:
 MODEL = "default"
 
 
-def engine(folder: Path, scratch: Path, extra: list[str] = ()) -> Measure:
-    """The whole `tagger-batch` command on a fresh copy, with fresh state."""
+def engine(folder: Path, scratch: Path, network: bool = True) -> Measure:
+    """The whole `tagger-batch` command on a fresh copy, with fresh state.
+
+    With ``network`` False, the network's scores are replaced by a constant
+    (benchmarks/without_network.py): the cost of everything else.
+    """
     target = fresh_copy(folder, scratch)
     state = Path(tempfile.mkdtemp(dir=scratch))
     env = dict(os.environ, XDG_DATA_HOME=str(state / "data"), XDG_CONFIG_HOME=str(state / "config"))
-    wall, rss, _ = run_measured([str(BIN / "tagger-batch"), str(target), "--quiet", "--model", MODEL, *extra], env)
+    command = [str(BIN / "tagger-batch")] if network else [sys.executable, str(HERE / "without_network.py")]
+    wall, rss, _ = run_measured([*command, str(target), "--quiet", "--model", MODEL], env)
     n = sum(1 for p in target.rglob("*") if p.is_file())
     return Measure(n, audio_seconds(target), wall, rss)
 
@@ -207,7 +225,7 @@ def main() -> None:
     args = parser.parse_args()
     MODEL = args.model
 
-    inputs = make_inputs(args.work, args.clips, args.songs, args.library)
+    inputs = make_inputs_apart(args.work, args.clips, args.songs, args.library)
     scratch = args.work / "scratch"
     scratch.mkdir(exist_ok=True)
     one = args.work / "one"
@@ -215,22 +233,26 @@ def main() -> None:
     shutil.copy(next(inputs["clips"].iterdir()), one / "clip.flac")
     startup = engine(one, scratch).wall
 
-    rows = []
+    rows, ceilings = [], []
     for name in ("clips", "songs"):
         ours = engine(inputs[name], scratch)
         seed = None if args.no_baseline else baseline(inputs[name], scratch)
         rows.append((f"30 s clips" if name == "clips" else "4-min 44.1 kHz stereo songs", ours, seed))
+        ceilings.append((name, engine(inputs[name], scratch, network=False)))
         print(f"{name}: {json.dumps(ours.__dict__)} seed: {json.dumps(seed.__dict__) if seed else '-'}",
               file=sys.stderr)
     sizes = sorted({min(100, args.library), min(1000, args.library), args.library})
     library_runs = []
     for size in sizes:
-        folder = inputs["library"] if size == args.library else make_inputs(args.work, 0, 0, size)["library"]
+        folder = inputs["library"] if size == args.library else make_inputs_apart(args.work, 0, 0, size)["library"]
         library_runs.append((size, engine(folder, scratch)))
     rows.append((f"library of short files", library_runs[-1][1], None))
     report = table(rows, startup)
     report += "\n\nLibrary size vs cost: " + ", ".join(
         f"{size} files: {m.files_per_second:.1f} files/s, peak RSS {m.peak_rss_mb:.0f} MB" for size, m in library_runs)
+    report += ("\n\nWithout the network (its scores replaced by a constant; decoding, features, decisions, "
+               "tag writes and start-up as above): " + ", ".join(
+                   f"{name} {m.files_per_second:.2f} files/s" for name, m in ceilings))
     print(report)
 
     if args.plot:
