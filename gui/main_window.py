@@ -508,8 +508,9 @@ class MainWindow(QMainWindow):
             if row is None:
                 continue
             if res.written:
+                # The status already says "written"; the note keeps what the write replaced.
+                row.message = f"replaced {'; '.join(row.current)}" if row.current else ""
                 row.current, row.status, row.accepted, row.stamp = res.genres, WRITTEN, False, res.stamp
-                row.message = "written"
             else:
                 row.message = f"not written: {res.message}"
         self.table_model.update_rows(self._row_at(r.path) for r in results if self._row_at(r.path))

@@ -157,6 +157,7 @@ def test_review_write_and_undo(qtbot, window, library, monkeypatch):
     assert read_genres(library / "sub" / "tagged.flac") == [rows["tagged.flac"].suggestion]
     assert read_genres(library / "new_wav.wav") == []
     assert rows["new_ogg.ogg"].status == WRITTEN and rows["new_ogg.ogg"].current == ["Shoegaze"]
+    assert rows["new_ogg.ogg"].message == "" and rows["tagged.flac"].message == "replaced Polka"
     assert rows["new_wav.wav"].status == NEW and rows["broken.mp3"].status == ERROR
     assert {Path(p).name for p, _, _ in state.labels()} >= {"new_mp3.mp3", "new_m4a.m4a", "new_flac.flac"}
 
