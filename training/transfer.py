@@ -80,8 +80,9 @@ EMBEDDING_LAYERS = ("pooled_bn", "penultimate")
 # Song Dataset, applied to the penultimate layer), not the penultimate layer itself: on artists it
 # never heard, that head was right on 7 more of 113 tracks (8 more than one on the whole embedding),
 # though it was picked among 14 heads on those very tracks; the card's head table has them all.
-HEAD_INPUT = "penultimate"
 TAG_LAYER = "tag_logits"
+# The embedding layer that TAG_LAYER reads in musicnn's graph.
+TAG_INPUT = "penultimate"
 
 
 # ---------------------------------------------------------------------------
@@ -369,14 +370,14 @@ def assemble(base: keras.Model, head: keras.Model) -> keras.Model:
 
 
 def head_columns(base: keras.Model) -> slice:
-    """Where :data:`HEAD_INPUT`'s units sit in the rows of :func:`embedding_model`."""
+    """Where :data:`TAG_INPUT`'s units (what the tag layer reads) sit in :func:`embedding_model`'s rows."""
     start = 0
     for name in EMBEDDING_LAYERS:
         width = base.get_layer(name).output.shape[-1]
-        if name == HEAD_INPUT:
+        if name == TAG_INPUT:
             return slice(start, start + width)
         start += width
-    raise ValueError(f"{HEAD_INPUT} is not one of the embedding layers {EMBEDDING_LAYERS}")
+    raise ValueError(f"{TAG_INPUT} is not one of the embedding layers {EMBEDDING_LAYERS}")
 
 
 def strided_base(base: keras.Model, filters: Sequence[int], rank: int | None, stride: int, time_stride: int,
