@@ -134,6 +134,7 @@ def _copy_path(target: Path, pid: int) -> Path:
     return target.with_name(f".tagger-{key}-{pid}.tmp")
 
 
+# The names _copy_path gives; the group is the pid of the process that made the copy.
 _COPY_NAME = re.compile(r"\.tagger-[0-9a-f]{12}-(\d+)\.tmp")
 
 # Folders this process has already cleared of killed runs' copies. Listing a folder for every
@@ -148,12 +149,12 @@ def _remove_stale_copies(folder: Path) -> None:
         return
     try:
         with os.scandir(folder) as entries:
-            found = [(entry.name, _COPY_NAME.fullmatch(entry.name)) for entry in entries]
+            copies = [match for entry in entries if (match := _COPY_NAME.fullmatch(entry.name))]
     except OSError:
         return
-    for name, match in found:
-        if match and not _alive(int(match.group(1))):
-            _remove(folder / name)
+    for copy in copies:
+        if not _alive(int(copy.group(1))):
+            _remove(folder / copy.group(0))
     _swept_folders.add(folder)
 
 
