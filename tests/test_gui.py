@@ -411,7 +411,6 @@ def test_bulk_accept_starts_at_the_threshold_the_suggestions_use(qtbot, window, 
     assert f"≥ {window.threshold.value()} %" in window.threshold_button.text()
 
 
-
 def test_a_long_note_is_cut_at_its_end_while_paths_are_cut_in_their_middle(window):
     cells = QStandardItemModel(1, 1)
     cells.setItem(0, 0, QStandardItem("truncated or corrupt file: the audio stops before the 240 s its header gives"))
@@ -420,6 +419,7 @@ def test_a_long_note_is_cut_at_its_end_while_paths_are_cut_in_their_middle(windo
     window.table.itemDelegateForColumn(COL_NOTE).initStyleOption(option, cells.index(0, 0))
     assert option.textElideMode == Qt.TextElideMode.ElideRight
     assert window.table.textElideMode() == Qt.TextElideMode.ElideMiddle
+
 
 # -- as a separate process -----------------------------------------------------------------------
 def test_decoder_chatter_about_a_damaged_mp3_goes_to_a_log_not_the_terminal(tmp_path):
