@@ -85,9 +85,11 @@ def settings_in_force(args: argparse.Namespace) -> Config:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from tagger.state import StateError  # after parsing: --help and --version need no state
+
     try:
         return _dispatch(parser, args)
-    except UsageError as exc:
+    except (UsageError, StateError) as exc:
         print(f"tagger-batch: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

@@ -3,7 +3,8 @@
 Only the analysed spans are decoded and resampled: a long track costs about
 what a 30 s clip costs. libsndfile (through soundfile) reads WAV, AIFF, FLAC,
 Ogg Vorbis/Opus and MP3 and seeks in all of them; FFmpeg (through PyAV, whose
-wheels carry their own FFmpeg) reads everything else, M4A/AAC above all.
+wheels carry their own FFmpeg) reads everything else, M4A/AAC and WMA above all.
+Which is tried first on a file is declared by the format registry (:mod:`tagger.formats`).
 """
 
 from __future__ import annotations
@@ -17,10 +18,8 @@ import numpy as np
 import soundfile
 import soxr
 
+from tagger.formats import Decoder, first_decoder
 from tagger.settings import FeatureSettings
-
-# Formats libsndfile is not asked to open: it cannot read MP4 containers.
-_FFMPEG_ONLY = {".m4a", ".mp4"}
 
 # Native samples decoded (and dropped) before a seek target: the first frame a codec
 # like AAC decodes after a seek lacks its overlap with the frame before, so it is wrong.
@@ -146,14 +145,13 @@ def decode_track(path: Path, settings: FeatureSettings) -> DecodedTrack:
 
 def _libsndfile_may_read(path: Path) -> bool:
     """Whether to try libsndfile on ``path`` before FFmpeg."""
-    suffix = path.suffix.lower()
-    if suffix in _FFMPEG_ONLY:
+    decoder = first_decoder(path)
+    if decoder is Decoder.FFMPEG:
         return False
-    if suffix == ".mp3":
-        # libsndfile hands any .mp3 to mpg123, which prints "Note: Illegal Audio-MPEG-Header"
-        # lines on the user's terminal for a file that is no MPEG audio. Only a file that opens
-        # with an ID3 tag or a frame sync goes there; FFmpeg reads the rest (RIFF-wrapped MP3,
-        # leading junk) or fails quietly.
+    if decoder is Decoder.LIBSNDFILE_IF_MPEG:
+        # mpg123 prints "Note: Illegal Audio-MPEG-Header" lines on the user's terminal for a
+        # file that is no MPEG audio. Only a file that opens with an ID3 tag or a frame sync goes
+        # there; FFmpeg reads the rest (RIFF-wrapped MP3, leading junk) or fails quietly.
         try:
             with open(path, "rb") as file:
                 head = file.read(3)
@@ -291,10 +289,11 @@ def _read_ffmpeg(path: Path, settings: FeatureSettings) -> DecodedTrack:
             return DecodedTrack(duration, segments)
         duration, spans = _plan(int(round(seconds * native_rate)), native_rate, settings)
         whole = len(spans) == 1
+        origin = 0.0 if whole else _first_frame_time(path)
         segments = []
         for first, count, start in spans:
             try:
-                mono = _ffmpeg_read(container, stream, native_rate, max(0, first), None if whole else count)
+                mono = _ffmpeg_read(container, stream, native_rate, max(0, first), None if whole else count, origin)
             except av.error.InvalidDataError:
                 raise _truncated(duration) from None
             if mono.size == 0:
@@ -303,22 +302,45 @@ def _read_ffmpeg(path: Path, settings: FeatureSettings) -> DecodedTrack:
     return DecodedTrack(duration=duration, segments=segments)
 
 
-def _ffmpeg_read(container, stream, native_rate: int, first: int, count: int | None) -> np.ndarray:
-    """Decode ``count`` mono samples from native sample ``first`` (None: to the end)."""
+def _first_frame_time(path: Path) -> float:
+    """Timestamp, in seconds, of the first decoded frame: where sample 0 of a whole-file decode is.
+
+    Streams do not all start at timestamp 0: FFmpeg's MP3 decoder starts after the encoder
+    delay, and a WMA stream's first frame carries the timestamp of the packet after the codec's
+    delay (93 ms into the timeline). A span placed by raw timestamps would then hold audio from
+    93 ms away from the same stretch of a whole-file decode. Read from a container of its own:
+    a decoder rewound after use does not give back the first frames a fresh one gives.
+    """
+    import av
+
+    with av.open(str(path), metadata_errors="ignore") as container:
+        for frame in container.decode(audio=0):
+            return float(frame.pts * frame.time_base) if frame.pts is not None else 0.0
+    return 0.0
+
+
+def _ffmpeg_read(container, stream, native_rate: int, first: int, count: int | None,
+                 origin: float = 0.0) -> np.ndarray:
+    """Decode ``count`` mono samples from native sample ``first`` (None: to the end).
+
+    ``origin`` is the timestamp, in seconds, of sample 0 (see :func:`_first_frame_time`).
+    """
     import av
 
     # Keep the channels and average them here, as the libsndfile path does: FFmpeg's own
     # downmix to mono sums stereo at -3 dB each, which is 1.41x louder than the mean.
     resampler = av.AudioResampler(format="fltp", rate=native_rate)
     if first > 0:
-        container.seek(int(max(0, first - _PREROLL) / native_rate / stream.time_base), stream=stream, backward=True)
+        target = max(0, first - _PREROLL) / native_rate + origin
+        container.seek(int(target / stream.time_base), stream=stream, backward=True)
     chunks: list[np.ndarray] = []
     have = 0
     position = None
     for packet in container.demux(stream):
         for frame in packet.decode():
             if position is None:
-                position = int(round(float(frame.pts * frame.time_base) * native_rate)) if frame.pts is not None else first
+                position = (int(round((float(frame.pts * frame.time_base) - origin) * native_rate))
+                            if frame.pts is not None else first)
             for out in resampler.resample(frame):
                 data = channel_mean(out.to_ndarray().T)  # planar (channels, samples) -> (samples, channels)
                 skip = max(0, first - position)

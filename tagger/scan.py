@@ -6,7 +6,10 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-AUDIO_EXTENSIONS = frozenset({".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".wav", ".aif", ".aiff"})
+# The registry's list, the one list of extensions; importable from here for the library walkers.
+from tagger.formats import AUDIO_EXTENSIONS
+
+__all__ = ["AUDIO_EXTENSIONS", "is_audio_path", "scan_library"]
 
 
 def is_audio_path(path: Path) -> bool:

@@ -7,10 +7,27 @@ with, so every number below travels with the model in ``settings.json``.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 SETTINGS_FILE = "settings.json"
+
+
+class SettingsError(ValueError):
+    """A model's settings cannot be used as they are; the message says why, in one line."""
+
+
+def _reject_unknown(data: dict, known: Iterable[str], prefix: str = "") -> None:
+    """Raise :class:`SettingsError` naming the first key of ``data`` that is not in ``known``.
+
+    A key the code does not know is a setting the model was made with that would be
+    silently ignored here (a typo, or a model from a newer tagger): features computed
+    without it would not be the features the model was trained on.
+    """
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise SettingsError(f"unknown key {prefix + unknown[0]!r} in {SETTINGS_FILE}")
 
 
 @dataclass(frozen=True)
@@ -106,9 +123,19 @@ class ModelSettings:
 
     @classmethod
     def from_json(cls, text: str) -> "ModelSettings":
+        """Settings from the text of a ``settings.json``.
+
+        Raises
+        ------
+        SettingsError
+            When a key, at the top or under ``features``, is not a setting this code knows.
+        ValueError, KeyError, TypeError
+            When the text is not JSON, or ``genres`` is missing or a value has the wrong type.
+        """
         data = json.loads(text)
-        known = {f.name for f in fields(FeatureSettings)}
-        features = FeatureSettings(**{k: v for k, v in data.get("features", {}).items() if k in known})
+        _reject_unknown(data, (f.name for f in fields(cls)))
+        _reject_unknown(data.get("features", {}), (f.name for f in fields(FeatureSettings)), prefix="features.")
+        features = FeatureSettings(**data.get("features", {}))
         return cls(
             genres=tuple(data["genres"]),
             features=features,

@@ -6,6 +6,10 @@
   made, with the exact fields before and after, so a run can be undone and a
   killed run resumed.
 - ``labels``: genres the user confirmed or corrected, for retraining.
+
+The schema carries a version (``PRAGMA user_version``). Opening a database from an
+older tagger upgrades it in place through :data:`MIGRATIONS`, all in one transaction,
+so it is either fully upgraded or exactly as it was; one from a newer tagger is refused.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,22 +29,41 @@ from tagger.decision import Decision
 from tagger.paths import data_dir
 from tagger.tags import Snapshot
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS results (
+# The tables as they were when versions began. IF NOT EXISTS: a database made before then
+# (version 0) already has them, rows and all, and is only stamped version 1.
+_TABLES_V1 = (
+    """CREATE TABLE IF NOT EXISTS results (
     path TEXT NOT NULL, model_id TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
     duration REAL NOT NULL, n_genres INTEGER NOT NULL, probs BLOB NOT NULL, starts BLOB NOT NULL,
-    silent INTEGER NOT NULL, analysed_at REAL NOT NULL, PRIMARY KEY (path, model_id));
-CREATE TABLE IF NOT EXISTS runs (
+    silent INTEGER NOT NULL, analysed_at REAL NOT NULL, PRIMARY KEY (path, model_id))""",
+    """CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY, kind TEXT NOT NULL, folder TEXT NOT NULL, started REAL NOT NULL,
-    finished REAL, counts TEXT, undoes INTEGER, undone_by INTEGER);
-CREATE TABLE IF NOT EXISTS journal (
+    finished REAL, counts TEXT, undoes INTEGER, undone_by INTEGER)""",
+    """CREATE TABLE IF NOT EXISTS journal (
     id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id), path TEXT NOT NULL,
     before TEXT NOT NULL, after TEXT NOT NULL, state TEXT NOT NULL, size INTEGER, mtime_ns INTEGER,
-    at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS journal_run ON journal(run_id);
-CREATE TABLE IF NOT EXISTS labels (
-    path TEXT PRIMARY KEY, genre TEXT NOT NULL, source TEXT NOT NULL, updated REAL NOT NULL);
-"""
+    at REAL NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS journal_run ON journal(run_id)",
+    """CREATE TABLE IF NOT EXISTS labels (
+    path TEXT PRIMARY KEY, genre TEXT NOT NULL, source TEXT NOT NULL, updated REAL NOT NULL)""",
+)
+
+
+def _create_tables_v1(db: sqlite3.Connection) -> None:
+    for statement in _TABLES_V1:
+        db.execute(statement)
+
+
+# (version, step): each step takes a database at the version before it to its version, using
+# ``db.execute`` only (``executescript`` would commit half an upgrade). Released steps are never
+# edited: a schema change is a new step at the end.
+MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
+    (1, _create_tables_v1),
+]
+
+
+class StateError(Exception):
+    """The state database cannot be used by this tagger; the message says why, in one line."""
 
 
 def _db_path(path: Path | str) -> str | bytes:
@@ -55,6 +78,37 @@ def _db_path(path: Path | str) -> str | bytes:
 
 def _from_db(value: str | bytes) -> str:
     return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
+def _upgrade(db: sqlite3.Connection, path: Path) -> None:
+    """Bring the database at ``path`` to the latest version of :data:`MIGRATIONS`, all or nothing.
+
+    Raises
+    ------
+    StateError
+        When the database is newer than this code, or a step fails (it is then unchanged).
+    """
+    latest = MIGRATIONS[-1][0]
+    # IMMEDIATE: a second tagger opening the same old database waits here, then finds it upgraded.
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > latest:
+            raise StateError(f"{path}: state database version {version} is from a newer genre-tagger "
+                             f"(this one reads up to {latest}); update genre-tagger to use it")
+        for target, step in MIGRATIONS:
+            if target > version:
+                step(db)
+        db.execute(f"PRAGMA user_version = {latest:d}")
+        db.execute("COMMIT")
+    except BaseException as exc:
+        if db.in_transaction:  # SQLite rolls back by itself after some errors (a full disk)
+            db.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error):
+            # SQLite's messages are one line.
+            raise StateError(f"{path}: could not upgrade the state database to version {latest} "
+                             f"({exc}); it is unchanged") from None
+        raise
 
 
 @dataclass(frozen=True)
@@ -102,10 +156,14 @@ class State:
         self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
         self._lock = threading.RLock()
         self._pending = 0
+        try:
+            _upgrade(self._db, self.path)
+        except StateError:
+            self._db.close()
+            raise
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
             self._db.execute("BEGIN")
 
     def close(self) -> None:

@@ -8,15 +8,18 @@ import av
 import mutagen
 import numpy as np
 import soundfile
+from mutagen.asf import ASF, ASFByteArrayAttribute
 from mutagen.flac import Picture
 from mutagen.id3 import APIC, ID3, TALB, TCON, TIT2, TPE1
 from mutagen.mp4 import MP4, MP4Cover
 
 FORMATS = ("mp3", "flac", "ogg", "opus", "m4a", "wav", "aiff")
 
-# soundfile (libsndfile) writes all of these; M4A/AAC comes from PyAV's bundled FFmpeg.
+# soundfile (libsndfile) writes all of these; M4A/AAC and WMA come from PyAV's bundled FFmpeg.
 _SNDFILE = {"mp3": ("MP3", "MPEG_LAYER_III"), "flac": ("FLAC", "PCM_16"), "ogg": ("OGG", "VORBIS"),
             "opus": ("OGG", "OPUS"), "wav": ("WAV", "PCM_16"), "aiff": ("AIFF", "PCM_16")}
+# Extension -> (FFmpeg muxer, encoder) for the formats libsndfile cannot write.
+FFMPEG_WRITTEN = {"m4a": ("mp4", "aac"), "mp4": ("mp4", "aac"), "wma": ("asf", "wmav2")}
 COVER_PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082")
@@ -50,8 +53,8 @@ def write_audio(path: Path, audio: np.ndarray, rate: int) -> Path:
     """Write ``audio`` (samples, channels) in the format named by the path's extension."""
     path = Path(path)
     ext = path.suffix.lower().lstrip(".")
-    if ext in ("m4a", "mp4"):
-        _write_m4a(path, audio, rate)
+    if ext in FFMPEG_WRITTEN:
+        _write_ffmpeg(path, audio, rate, *FFMPEG_WRITTEN[ext])
     else:
         fmt, subtype = _SNDFILE["aiff" if ext == "aif" else ext]
         if subtype == "OPUS" and rate not in (8000, 12000, 16000, 24000, 48000):
@@ -64,13 +67,16 @@ def write_audio(path: Path, audio: np.ndarray, rate: int) -> Path:
     return path
 
 
-def _write_m4a(path: Path, audio: np.ndarray, rate: int) -> None:
+def _write_ffmpeg(path: Path, audio: np.ndarray, rate: int, muxer: str, encoder: str) -> None:
     layout = "mono" if audio.shape[1] == 1 else "stereo"
-    with av.open(str(path), "w", format="mp4") as container:
-        stream = container.add_stream("aac", rate=rate, layout=layout)
+    with av.open(str(path), "w", format=muxer) as container:
+        stream = container.add_stream(encoder, rate=rate, layout=layout)
+        stream.bit_rate = 128_000  # wmav2 will not open without one
+        stream.codec_context.open()
+        step = stream.codec_context.frame_size or 1024  # wmav2 takes frames of exactly its size
         planar = np.ascontiguousarray(audio.T)
-        for start in range(0, planar.shape[1], 1024):
-            frame = av.AudioFrame.from_ndarray(planar[:, start:start + 1024], format="fltp", layout=layout)
+        for start in range(0, planar.shape[1], step):
+            frame = av.AudioFrame.from_ndarray(planar[:, start:start + step], format="fltp", layout=layout)
             frame.sample_rate = rate
             for packet in stream.encode(frame):
                 container.mux(packet)
@@ -104,6 +110,8 @@ def add_tags(path: Path, title: str = "Song", artist: str = "Artist", album: str
         if cover:
             audio["covr"] = [MP4Cover(COVER_PNG, imageformat=MP4Cover.FORMAT_PNG)]
         audio.save()
+    elif ext == "wma":
+        _add_asf_tags(path, title, artist, album, genre, cover)
     else:
         audio = mutagen.File(str(path))
         audio["title"], audio["artist"], audio["album"] = title, artist, album
@@ -119,6 +127,19 @@ def add_tags(path: Path, title: str = "Song", artist: str = "Artist", album: str
 
                 audio["metadata_block_picture"] = [base64.b64encode(picture.write()).decode("ascii")]
         audio.save()
+
+
+def _add_asf_tags(path: Path, title: str, artist: str, album: str, genre: str | None, cover: bool) -> None:
+    audio = ASF(str(path))
+    audio["Title"], audio["Author"], audio["WM/AlbumTitle"] = [title], [artist], [album]
+    if genre:
+        audio["WM/Genre"] = [genre]
+    if cover:
+        # WM/Picture: picture type, data length, UTF-16 MIME type and description, then the image.
+        mime, description = "image/png\0".encode("utf-16-le"), "cover\0".encode("utf-16-le")
+        picture = bytes([3]) + len(COVER_PNG).to_bytes(4, "little") + mime + description + COVER_PNG
+        audio["WM/Picture"] = [ASFByteArrayAttribute(picture)]
+    audio.save()
 
 
 def make_track(path: Path, seconds: float = 10.0, rate: int | None = None, channels: int = 2, seed: int = 0,
@@ -149,7 +170,7 @@ def all_tags(path: Path) -> dict:
         return {}
     out = {}
     for key, value in audio.tags.items():
-        if str(key).upper().startswith(("TCON", "GENRE", "\xa9GEN", "GNRE")) or key in ("\xa9gen", "gnre"):
+        if str(key).upper().startswith(("TCON", "GENRE", "\xa9GEN", "GNRE", "WM/GENRE")) or key in ("\xa9gen", "gnre"):
             continue
         out[str(key)] = repr(value)
     return out
@@ -157,8 +178,7 @@ def all_tags(path: Path) -> dict:
 
 def decoded(path: Path) -> np.ndarray:
     """The decoded audio of ``path`` (for checking that a write left it alone)."""
-    ext = Path(path).suffix.lower()
-    if ext in (".m4a", ".mp4"):
+    if Path(path).suffix.lower().lstrip(".") in FFMPEG_WRITTEN:
         with av.open(str(path)) as container:
             return np.concatenate([f.to_ndarray().ravel() for f in container.decode(audio=0)])
     data, _ = soundfile.read(str(path), dtype="float32")
@@ -192,4 +212,4 @@ def make_toy_dataset(root: Path, per_genre: int = 4, rate: int = 16000, seconds:
             soundfile.write(Path(root) / genre / f"{genre}_{i}.wav", sound.astype(np.float32), rate)
 
 
-__all__ = ["FORMATS", "TOY_GENRES", "make_toy_dataset", "add_tags", "all_tags", "audio_bytes_hash", "decoded", "make_track", "music", "write_audio"]
+__all__ = ["FFMPEG_WRITTEN", "FORMATS", "TOY_GENRES", "make_toy_dataset", "add_tags", "all_tags", "audio_bytes_hash", "decoded", "make_track", "music", "write_audio"]

@@ -14,7 +14,7 @@ import pytest
 import soundfile
 import soxr
 
-from audio import make_track, music, write_audio
+from audio import FFMPEG_WRITTEN, make_track, music, write_audio
 from tagger.decode import DecodeError, channel_mean, decode_track, window_starts
 from tagger.features import log_mel, mel_filterbank, track_windows
 from tagger.settings import FeatureSettings
@@ -29,7 +29,7 @@ WHOLE_LIMIT = S.window_samples + (S.max_windows - 1) * S.window_hop_samples
 def write_chunked(path: Path, audio: np.ndarray, rate: int) -> Path:
     """Write with libsndfile block by block (one huge Vorbis write crashes libsndfile 1.2)."""
     ext = path.suffix.lower()
-    if ext in (".m4a", ".mp4"):
+    if ext.lstrip(".") in FFMPEG_WRITTEN:
         return write_audio(path, audio, rate)
     fmt, subtype = {".ogg": ("OGG", "VORBIS"), ".opus": ("OGG", "OPUS"), ".flac": ("FLAC", "PCM_16"),
                     ".wav": ("WAV", "PCM_16"), ".mp3": ("MP3", "MPEG_LAYER_III"),
@@ -42,7 +42,7 @@ def write_chunked(path: Path, audio: np.ndarray, rate: int) -> Path:
 
 def whole_decode(path: Path) -> tuple[np.ndarray, int]:
     """Every sample of ``path``, mono (channel mean), at its own rate: the reference."""
-    if path.suffix.lower() in (".m4a", ".mp4"):
+    if path.suffix.lower().lstrip(".") in FFMPEG_WRITTEN:
         with av.open(str(path)) as container:
             rate = container.streams.audio[0].rate
             frames = [f.to_ndarray() for f in container.decode(audio=0)]
@@ -83,6 +83,7 @@ def test_window_starts_long_track_exactly_max_windows_spread_evenly(seconds):
     ("wav", 8000, 1), ("flac", 11025, 2), ("wav", 96000, 2), ("flac", 96000, 1), ("aiff", 11025, 2),
     ("wav", 44100, 8), ("flac", 48000, 8), ("mp3", 44100, 2), ("mp3", 22050, 1), ("ogg", 22050, 1),
     ("ogg", 44100, 2), ("opus", 48000, 2), ("opus", 8000, 1), ("m4a", 44100, 2), ("m4a", 22050, 1),
+    ("wma", 44100, 2), ("wma", 22050, 1),
 ])
 def test_mono_float32_at_model_rate(tmp_path, ext, rate, channels):
     seconds = 5.0
@@ -202,6 +203,26 @@ def test_span_features_match_whole_file_features(tmp_path, ext, rate):
         # A seek may land a fraction of a native sample off: spectra agree closely, not bit for bit.
         assert np.abs(ours - theirs).mean() < 0.02 * theirs.mean()
         assert np.abs(ours[4:-4] - theirs[4:-4]).max() < 0.25 * theirs.max()
+
+
+def test_wma_spans_land_within_a_millisecond_of_a_whole_decode(tmp_path):
+    """WMA timestamps are whole milliseconds and its first frame's is not 0 (the codec's delay):
+    each seek-decoded span still holds the audio a whole-file decode has there."""
+    path = write_audio(tmp_path / "x.wma", music(40, 44100, 2, seed=6, kind="noise"), 44100)
+    track = decode_track(path, S)
+    assert len(track.segments) == S.max_windows
+    whole, native = whole_decode(path)
+    reference = np.pad(soxr.resample(whole, native, S.sample_rate).astype(np.float32), MARGIN)
+    starts = window_starts(int(round(track.duration * S.sample_rate)), S)
+    search = S.sample_rate // 10  # 100 ms either way
+    checked = 0
+    for segment, start in zip(track.segments, starts):
+        if start < search or start + SPAN + search > len(reference):
+            continue  # no room to search around it in the reference
+        scores = np.correlate(reference[start - search:start + SPAN + search], segment.audio, mode="valid")
+        assert abs(int(np.argmax(scores)) - search) <= S.sample_rate // 1000, start
+        checked += 1
+    assert checked >= S.max_windows - 2
 
 
 def test_whole_track_windows_are_slices_of_one_transform(tmp_path):

@@ -21,7 +21,7 @@ def names(paths) -> list[str]:
 
 
 @pytest.mark.parametrize("name", ["a.mp3", "a.MP3", "a.Flac", "a.OGG", "a.oga", "a.opus", "a.M4A", "a.mp4",
-                                  "a.WaV", "a.aif", "a.AIFF"])
+                                  "a.WaV", "a.aif", "a.AIFF", "a.wma", "a.WMA"])
 def test_audio_extensions_in_any_case(name):
     assert is_audio_path(Path(name))
 

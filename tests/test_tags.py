@@ -1,4 +1,4 @@
-"""Genre tags in all seven formats (tagger.tags, tagger.writer)."""
+"""Genre tags in all eight formats (tagger.formats, tagger.tags, tagger.writer)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,18 @@ from pathlib import Path
 
 import mutagen
 import pytest
+from mutagen.asf import ASF
 from mutagen.id3 import ID3
 from mutagen.mp4 import MP4
 
 from audio import FORMATS, all_tags, audio_bytes_hash, make_track
 from conftest import file_hash
+from tagger.formats import TAG_FORMATS, format_of
 from tagger.tags import genres_in, read_genres, read_info, read_snapshot, snapshot_for
 from tagger.writer import FileStamp, WriteError, replace_genre_fields
 
+# The library-wide formats and WMA, which only the tag layer's tests need in every case.
+TAGGED_FORMATS = FORMATS + ("wma",)
 ID3_FORMATS = ("mp3", "wav", "aiff")
 VORBIS_FORMATS = ("flac", "ogg", "opus")
 
@@ -34,13 +38,15 @@ def genre_fields(path: Path) -> list:
         return []
     if isinstance(audio, MP4):
         return list(audio.tags.get("\xa9gen", []))
+    if isinstance(audio, ASF):
+        return [str(value) for value in audio.tags.get("WM/Genre", [])]
     if isinstance(audio.tags, ID3):
         frame = audio.tags.get("TCON")
         return list(frame.text) if frame else []
     return list(audio.tags.get("genre", []))
 
 
-@pytest.mark.parametrize("ext", FORMATS)
+@pytest.mark.parametrize("ext", TAGGED_FORMATS)
 def test_write_read_back_keeps_everything_else(tmp_path, ext):
     path = track(tmp_path, ext)
     tags_before, audio_before = all_tags(path), audio_bytes_hash(path)
@@ -58,7 +64,7 @@ def test_write_read_back_keeps_everything_else(tmp_path, ext):
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")], "temporary copy left behind"
 
 
-@pytest.mark.parametrize("ext", FORMATS)
+@pytest.mark.parametrize("ext", TAGGED_FORMATS)
 def test_replace_and_remove_existing_genre(tmp_path, ext):
     path = track(tmp_path, ext, genre="Polka")
     tags_before, audio_before = all_tags(path), audio_bytes_hash(path)
@@ -73,7 +79,7 @@ def test_replace_and_remove_existing_genre(tmp_path, ext):
     assert audio_bytes_hash(path) == audio_before
 
 
-@pytest.mark.parametrize("ext", FORMATS)
+@pytest.mark.parametrize("ext", TAGGED_FORMATS)
 def test_snapshot_round_trip_is_exact(tmp_path, ext):
     path = track(tmp_path, ext, genre="Música Popular Brasileira")
     original = read_snapshot(path)
@@ -130,6 +136,30 @@ def test_mp4_several_genres_are_several_values(tmp_path):
     assert list(MP4(str(path)).tags["\xa9gen"]) == ["Rock", "Metal"]
 
 
+def test_wma_several_genres_are_separate_attributes(tmp_path):
+    path = track(tmp_path, "wma", genre="Old")
+    tags_before = all_tags(path)
+    replace_genre_fields(path, snapshot_for(path, ["Rock", "Metal"]))
+    assert [str(value) for value in ASF(str(path)).tags["WM/Genre"]] == ["Rock", "Metal"]
+    assert read_snapshot(path) == {"WM/Genre": ["Rock", "Metal"]}
+    assert read_genres(path) == ["Rock", "Metal"]
+    assert all_tags(path) == tags_before
+
+
+@pytest.mark.parametrize("ext", TAGGED_FORMATS)
+def test_each_format_is_handled_by_the_tag_system_that_declares_its_extension(tmp_path, ext):
+    path = track(tmp_path, ext)
+    declaring = [tag_format for tag_format in TAG_FORMATS if path.suffix in tag_format.extensions]
+    assert len(declaring) == 1 and format_of(mutagen.File(str(path))) is declaring[0]
+    assert declaring[0].owns(snapshot_for(path, ["Rock"]))
+
+
+def test_every_registered_extension_belongs_to_one_tag_system():
+    declared = [ext for tag_format in TAG_FORMATS for ext in tag_format.extensions]
+    assert len(declared) == len(set(declared))
+    assert all(ext == ext.lower() and ext.startswith(".") for ext in declared)
+
+
 def give_numeric_gnre(path: Path, number: int) -> None:
     """Turn a file's ``©gen`` atom into iTunes' numeric ``gnre`` atom (mutagen cannot write one)."""
     audio = MP4(str(path))
@@ -161,7 +191,7 @@ def test_id3_numeric_genre_reference_is_read_as_a_name(tmp_path):
     assert read_genres(path) == ["Rock"]
 
 
-@pytest.mark.parametrize("ext", ["mp3", "wav", "aiff", "flac", "m4a"])
+@pytest.mark.parametrize("ext", ["mp3", "wav", "aiff", "flac", "m4a", "wma"])
 def test_file_without_any_tags_gets_a_genre(tmp_path, ext):
     from audio import music, write_audio
 
@@ -173,7 +203,7 @@ def test_file_without_any_tags_gets_a_genre(tmp_path, ext):
     assert audio_bytes_hash(path) == audio_before
 
 
-@pytest.mark.parametrize("ext", FORMATS)
+@pytest.mark.parametrize("ext", TAGGED_FORMATS)
 def test_keep_mtime(tmp_path, ext):
     path = track(tmp_path, ext)
     os.utime(path, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
