@@ -300,6 +300,27 @@ def test_exit_2_for_bad_config_file(make_library, run_cli, user_dirs, text, mess
     assert tree_hashes(folder) == before
 
 
+def test_history_undo_and_print_config_work_with_a_broken_config_file(make_library, run_cli, user_dirs):
+    folder, paths = make_library(formats=("flac", "mp3"))
+    assert run_cli(folder, *ANY).code == 0
+    config = user_dirs.write_config("[tagger\nmodel = 1")
+    warning = f"tagger-batch: warning: bad config file, its settings are ignored: {config}: "
+
+    history = run_cli("--history")
+    assert history.code == 0 and re.search(r"^\s*1\s.*\btag\b.*tagged 2", history.out, re.M)
+    assert history.err.startswith(warning) and len(history.err.splitlines()) == 1
+    shown = run_cli("--print-config")
+    assert shown.code == 0 and shown.err.startswith(warning)
+    assert re.search(r"^model = default\s+\(default\)$", shown.out, re.M)
+    undone = run_cli("--undo")
+    assert undone.code == 0 and undone.err.startswith(warning) and "2 restored, 0 not restored" in undone.out
+    assert all(read_snapshot(p) == {} for p in paths.values())
+    # Tagging needs the settings: there the broken file is an error.
+    tagging = run_cli(folder, *ANY)
+    assert tagging.code == 2 and tagging.err.startswith(f"tagger-batch: error: bad config file: {config}: ")
+    assert all(read_snapshot(p) == {} for p in paths.values())
+
+
 def test_exit_1_when_some_files_fail_others_still_tagged(make_library, run_cli, tmp_path):
     folder, paths = make_library(formats=("flac", "m4a", "wav"))
     bad = folder / "bad.mp3"
