@@ -67,7 +67,7 @@ def choose_status(decision: Decision, existing: list[str], new: list[str], polic
     if verdict is Verdict.REPLACE and not policy.overwrite:
         if own_run is None:
             return "kept-existing", "has a genre already (use --overwrite to replace it)"
-        return "kept-existing", (f"the tagger's own genre from run {own_run}; the model now says "
+        return "kept-existing", (f"the tagger's own genre from run {own_run}, but the model now says "
                                  f"{'; '.join(new)} (use --overwrite to re-tag)")
     if policy.dry_run:
         own = "" if own_run is None else f", would re-tag the tagger's own genre from run {own_run}"
@@ -174,8 +174,7 @@ class BatchRun:
             write_with_journal(self.state, self.run_id, path, before, new, stamp, self.policy.keep_mtime,
                                self.model.model_id)
         except WriteError as exc:
-            status = "skipped" if isinstance(exc, LeftAlone) else "error"
-            return FileOutcome(path, status, message=str(exc), **common)
+            return FileOutcome(path, _unwritten_status(exc), message=str(exc), **common)
         return FileOutcome(path, "tagged", message=message, **common)
 
     def _own_run(self, path: Path, existing: list[str]) -> int | None:
@@ -196,8 +195,13 @@ def _predicted_write(path: Path, message: str) -> tuple[str, str]:
     try:
         check_writable(Path(os.path.realpath(path)))
     except WriteError as exc:
-        return ("skipped" if isinstance(exc, LeftAlone) else "error"), str(exc)
+        return _unwritten_status(exc), str(exc)
     return "would-tag", message
+
+
+def _unwritten_status(exc: WriteError) -> str:
+    """``skipped`` for a file deliberately left alone (read-only, changed meanwhile), else ``error``."""
+    return "skipped" if isinstance(exc, LeftAlone) else "error"
 
 
 def write_with_journal(state: State, run_id: int, path: Path, before: Snapshot, genres: list[str],

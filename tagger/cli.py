@@ -157,7 +157,7 @@ def print_config(config: Config) -> None:
         if value is None and key == "min_confidence":
             try:
                 value = policy_from_config(config, ModelSettings.load(resolve_model(config["model"]))).min_confidence
-                source = f"model {config['model']}"
+                source = f"model {config['model']!r}"
             except (ModelError, OSError, ValueError) as exc:
                 value, source = "?", f"model unreadable: {exc}"
         elif value is None and key == "workers":

@@ -533,7 +533,7 @@ def test_a_rerun_tells_the_taggers_own_genres_from_the_users(make_library, run_c
     for path in (ours["mp3"], ours["flac"]):
         row = rows[str(path)]
         assert row["status"] == "kept-existing"
-        assert row["message"] == (f"the tagger's own genre from run 1; the model now says {row['genre']} "
+        assert row["message"] == (f"the tagger's own genre from run 1, but the model now says {row['genre']} "
                                   "(use --overwrite to re-tag)")
     for path in (ours["m4a"], theirs["ogg"]):
         assert rows[str(path)]["message"] == "has a genre already (use --overwrite to replace it)"
