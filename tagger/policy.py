@@ -137,6 +137,9 @@ def _genre_keys(values: Sequence[str]) -> list[str]:
 
 
 def threshold_text(min_confidence: float) -> str:
-    """A threshold as messages show it: every digit it has ("0.625"), so a rounded-down confidence never seems to reach it."""
+    """A threshold (0-1) as messages show it: every digit it has ("0.625").
+
+    Confidences are shown rounded down, so one shown beside it never seems to reach it.
+    """
     return f"{min_confidence:g}"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -75,3 +77,19 @@ def test_both_front_ends_see_an_id3v23_multi_genre_file_as_already_right(make_li
     row = row_from_outcome(batch(folder, top_k=2, overwrite=True, dry_run=True)[path], folder, table_policy)
     assert row.current == ["/".join(names)] and row.genres_to_write == names
     assert row.status == SAME and not row.accepted
+
+
+def test_the_window_does_not_propose_writing_a_read_only_file(make_library, batch):
+    pytest.importorskip("PySide6")
+    from tagger.gui.review import row_from_outcome
+
+    folder, paths = make_library(formats=("flac", "m4a"))
+    os.chmod(paths["m4a"], 0o444)
+    try:
+        policy = Policy(dry_run=True)
+        outcomes = batch(folder, dry_run=True)
+        rows = {path: row_from_outcome(outcome, folder, policy) for path, outcome in outcomes.items()}
+    finally:
+        os.chmod(paths["m4a"], 0o644)
+    assert rows[paths["flac"]].accepted and rows[paths["flac"]].message == ""
+    assert not rows[paths["m4a"]].accepted and rows[paths["m4a"]].message == "read-only file: not written"
