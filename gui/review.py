@@ -12,10 +12,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tagger.batch import FileOutcome, Policy, names_to_write, write_with_journal
+from tagger.batch import FileOutcome, write_with_journal
 from tagger.config import Config
 from tagger.lock import LibraryLock
 from tagger.model import GenreModel
+from tagger.policy import Policy, names_to_write, policy_from_config
 from tagger.state import State
 from tagger.tags import TagError, read_genres, read_info, read_snapshot
 from tagger.undo import undo_run, undoable_run
@@ -26,13 +27,10 @@ from tagger.gui.table_model import ERROR, NEW, UNCERTAIN, TrackRow
 
 def policy_for(config: Config, model: GenreModel) -> Policy:
     """The dry-run policy the table is filled with: the settings ``tagger-batch`` would use."""
-    min_confidence = config["min_confidence"]
-    return Policy(overwrite=bool(config["overwrite"]), dry_run=True,
-                  min_confidence=model.settings.min_confidence if min_confidence is None else min_confidence,
-                  top_k=config["top_k"], genre_names=config.genre_names, keep_mtime=bool(config["keep_mtime"]))
+    return policy_from_config(config, model.settings, dry_run=True)
 
 
-def row_from_outcome(outcome: FileOutcome, folder: Path, model: GenreModel, policy: Policy) -> TrackRow:
+def row_from_outcome(outcome: FileOutcome, folder: Path, policy: Policy) -> TrackRow:
     """A table row for one classified file (reads its tags: call it off the GUI thread).
 
     Rows the batch tagger would write (empty genre, or a different one when
@@ -55,7 +53,7 @@ def row_from_outcome(outcome: FileOutcome, folder: Path, model: GenreModel, poli
     if outcome.status == "error" or outcome.decision is None:
         row.status = ERROR
         return row
-    row.model_suggestion = row.suggestion = "; ".join(names_to_write(outcome.decision, model, policy))
+    row.model_suggestion = row.suggestion = "; ".join(names_to_write(outcome.decision, policy))
     row.message = ""
     if outcome.decision.silent:
         row.status, row.message = UNCERTAIN, "silent: nothing to classify"
@@ -65,6 +63,8 @@ def row_from_outcome(outcome: FileOutcome, folder: Path, model: GenreModel, poli
     if row.below_threshold:
         row.message = f"below {policy.min_confidence:.0%}"
     row.accepted = row.status == NEW or (row.status == "differs" and policy.overwrite)
+    if outcome.status == "skipped":  # read-only: the dry run that fills the table knows it will not be written
+        row.message, row.accepted = outcome.message, False
     return row
 
 

@@ -16,6 +16,7 @@ from PySide6.QtGui import QBrush, QColor, QFont
 
 from tagger.decision import Decision, shown_confidence
 from tagger.genres import genre_key
+from tagger.policy import Verdict, genre_verdict
 from tagger.writer import FileStamp
 
 # Review statuses, in the order the status filter lists them.
@@ -33,6 +34,8 @@ _HEADER_TIPS = ("Write this row's suggestion (Space toggles)", "Path inside the 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 ROW_ROLE = Qt.ItemDataRole.UserRole + 2
 
+# tagger.policy's status rule, in the review's words.
+_REVIEW_STATUS = {Verdict.UNCHANGED: SAME, Verdict.UNCERTAIN: UNCERTAIN, Verdict.FILL: NEW, Verdict.REPLACE: DIFFERS}
 _STATUS_COLOURS = {NEW: "#2e7d32", DIFFERS: "#b26a00", UNCERTAIN: "#757575", ERROR: "#c62828", WRITTEN: "#1565c0"}
 
 
@@ -87,12 +90,8 @@ class TrackRow:
         """Status after the suggestion or the current genre changed."""
         if self.status in (ERROR, WRITTEN):
             return
-        if self.current and [genre_key(g) for g in self.current] == [genre_key(g) for g in self.genres_to_write]:
-            self.status = SAME
-        elif self.below_threshold and not self.corrected:
-            self.status = UNCERTAIN
-        else:
-            self.status = DIFFERS if self.current else NEW
+        verdict = genre_verdict(self.current, self.genres_to_write, not self.below_threshold or self.corrected)
+        self.status = _REVIEW_STATUS[verdict]
 
 
 class TrackTableModel(QAbstractTableModel):

@@ -122,7 +122,7 @@ class ClassifyWorker(QThread):
             batch = []
             last_flush = 0.0
             for outcome in run.run(files, self.cancel_event):
-                batch.append(row_from_outcome(outcome, run.folder, self.model, policy))
+                batch.append(row_from_outcome(outcome, run.folder, policy))
                 if time.monotonic() - last_flush >= FLUSH_SECONDS:
                     self.rows_ready.emit(batch)
                     batch, last_flush = [], time.monotonic()

@@ -8,49 +8,21 @@ from __future__ import annotations
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from tagger.decision import Decision, decide, shown_confidence
+from tagger.decision import Decision, confidence_text, decide, shown_confidence
 from tagger.engine import Classification, Classifier
-from tagger.genres import display_name, genre_key
 from tagger.model import GenreModel
+from tagger.policy import Policy, Verdict, genre_verdict, names_to_write, same_genres, threshold_text, top_text
 from tagger.scan import scan_library
 from tagger.state import State
 from tagger.tags import Snapshot, TagError, genres_in, read_snapshot, snapshot_for
 from tagger.undo import settle_interrupted_writes
-from tagger.writer import FileStamp, WriteError, replace_genre_fields
+from tagger.writer import FileStamp, LeftAlone, WriteError, check_writable, replace_genre_fields
 
-STATUSES = ("tagged", "would-tag", "kept-existing", "uncertain", "unchanged", "error")
-
-
-@dataclass(frozen=True)
-class Policy:
-    """What a run may write.
-
-    Attributes
-    ----------
-    overwrite : bool
-        Replace genres that are already there (default: only fill empty ones).
-    dry_run : bool
-        Write nothing; report what would be written.
-    min_confidence : float
-        Below this probability a file is ``uncertain`` and left alone.
-    top_k : int
-        How many of the most likely genres to write.
-    genre_names : mapping
-        Genre id -> name to write, overriding the model's and built-in names.
-    keep_mtime : bool
-        Give written files back their modification time.
-    """
-
-    overwrite: bool = False
-    dry_run: bool = False
-    min_confidence: float = 0.0
-    top_k: int = 1
-    genre_names: Mapping[str, str] = field(default_factory=dict)
-    keep_mtime: bool = False
+STATUSES = ("tagged", "would-tag", "kept-existing", "uncertain", "unchanged", "skipped", "error")
 
 
 @dataclass(frozen=True)
@@ -67,34 +39,40 @@ class FileOutcome:
     decision: Decision | None = None
 
     def report_row(self) -> dict[str, object]:
+        # Rounded down like every confidence shown, so the row's two decimals are those of its top3.
+        confidence = None if self.confidence is None else shown_confidence(self.confidence, decimals=4)
         return {
-            "path": str(self.path), "status": self.status, "genre": self.genre,
-            "confidence": None if self.confidence is None else round(self.confidence, 4),
+            "path": str(self.path), "status": self.status, "genre": self.genre, "confidence": confidence,
             "top3": self.top3, "previous_genre": self.previous_genre, "message": self.message,
         }
 
 
-def names_to_write(decision: Decision, model: GenreModel, policy: Policy) -> list[str]:
-    """Display names of the genres a decision writes (the top ``policy.top_k``)."""
-    return [display_name(g, model.settings.display_names, policy.genre_names)
-            for g, _ in decision.top(max(1, policy.top_k))]
+def choose_status(decision: Decision, existing: list[str], new: list[str], policy: Policy,
+                  own_run: int | None = None) -> tuple[str, str]:
+    """Status for a classified file, and a short message explaining it.
 
-
-def choose_status(decision: Decision, existing: list[str], new: list[str], policy: Policy) -> tuple[str, str]:
-    """Status for a classified file, and a short message explaining it."""
-    if decision.confidence < policy.min_confidence:
-        shown = shown_confidence(decision.confidence)
-        return "uncertain", f"confidence {shown:.2f} below {policy.min_confidence:.2f}: not written"
-    if existing and not policy.overwrite:
-        return "kept-existing", "has a genre already (use --overwrite to replace it)"
-    if _genre_keys(existing) == _genre_keys(new):
+    Parameters
+    ----------
+    existing, new : list of str
+        Genres in the file now, and those the decision would write.
+    own_run : int, optional
+        The run that wrote ``existing``, when that genre is the tagger's own.
+    """
+    verdict = genre_verdict(existing, new, decision.confidence >= policy.min_confidence)
+    if verdict is Verdict.UNCERTAIN:
+        return "uncertain", (f"confidence {confidence_text(decision.confidence)} below "
+                             f"{threshold_text(policy.min_confidence)}: not written")
+    if verdict is Verdict.UNCHANGED:
         return "unchanged", "genre already as predicted"
-    return ("would-tag", "dry run: nothing written") if policy.dry_run else ("tagged", "")
-
-
-def _genre_keys(values: list[str]) -> list[str]:
-    # An ID3v2.3 tag holds several genres as one "Rock/Jazz" value.
-    return [genre_key(part) for value in values for part in value.split("/")]
+    if verdict is Verdict.REPLACE and not policy.overwrite:
+        if own_run is None:
+            return "kept-existing", "has a genre already (use --overwrite to replace it)"
+        return "kept-existing", (f"the tagger's own genre from run {own_run}, but the model now says "
+                                 f"{'; '.join(new)} (use --overwrite to re-tag)")
+    if policy.dry_run:
+        own = "" if own_run is None else f", would re-tag the tagger's own genre from run {own_run}"
+        return "would-tag", f"dry run: nothing written{own}"
+    return "tagged", "" if own_run is None else f"re-tagged: the genre was the tagger's own, from run {own_run}"
 
 
 class BatchRun:
@@ -124,6 +102,7 @@ class BatchRun:
         self.rescan = rescan
         self.counts: Counter[str] = Counter()
         self.run_id: int | None = None
+        self._last_writes: dict[str, tuple[int, str, Snapshot]] | None = None
 
     def files(self) -> list[Path]:
         """The audio files the run covers, in order."""
@@ -175,26 +154,54 @@ class BatchRun:
         if result.decision is None:
             return FileOutcome(path, "error", message=result.error or "cannot analyse")
         decision = result.decision
-        new = names_to_write(decision, self.model, self.policy)
-        common = dict(genre=new[0], confidence=decision.confidence, top3=decision.top_text(3), decision=decision)
+        new = names_to_write(decision, self.policy)
+        common = dict(genre=new[0], confidence=decision.confidence, top3=top_text(decision, self.policy),
+                      decision=decision)
         try:
             before = read_snapshot(path)
         except TagError as exc:
             return FileOutcome(path, "error", message=str(exc), **common)
         existing = genres_in(before)
-        previous = "; ".join(existing)
+        common["previous_genre"] = "; ".join(existing)
         if decision.silent:
-            return FileOutcome(path, "uncertain", previous_genre=previous,
-                               message="silent: nothing to classify", **common)
-        status, message = choose_status(decision, existing, new, self.policy)
+            return FileOutcome(path, "uncertain", message="silent: nothing to classify", **common)
+        status, message = choose_status(decision, existing, new, self.policy, self._own_run(path, existing))
+        if status == "would-tag":
+            status, message = _predicted_write(path, message)
         if status != "tagged":
-            return FileOutcome(path, status, previous_genre=previous, message=message, **common)
+            return FileOutcome(path, status, message=message, **common)
         try:
             write_with_journal(self.state, self.run_id, path, before, new, stamp, self.policy.keep_mtime,
                                self.model.model_id)
         except WriteError as exc:
-            return FileOutcome(path, "error", previous_genre=previous, message=str(exc), **common)
-        return FileOutcome(path, "tagged", previous_genre=previous, **common)
+            return FileOutcome(path, _unwritten_status(exc), message=str(exc), **common)
+        return FileOutcome(path, "tagged", message=message, **common)
+
+    def _own_run(self, path: Path, existing: list[str]) -> int | None:
+        """The run that wrote ``existing`` into ``path``, when the genre there is the tagger's own."""
+        if not existing:
+            return None
+        if self._last_writes is None:  # read once per run, and only when some file has a genre
+            self._last_writes = self.state.last_writes()
+        last = self._last_writes.get(str(path))
+        if last is None:
+            return None
+        run_id, kind, written = last
+        return run_id if kind == "tag" and same_genres(genres_in(written), existing) else None
+
+
+def _predicted_write(path: Path, message: str) -> tuple[str, str]:
+    """A dry run's status and message for a file it would write: what a real run would meet."""
+    try:
+        check_writable(Path(os.path.realpath(path)))
+    except WriteError as exc:
+        return _unwritten_status(exc), str(exc)
+    return "would-tag", message
+
+
+def _unwritten_status(exc: WriteError) -> str:
+    """``skipped`` for a file deliberately left alone (read-only, changed meanwhile), else ``error``."""
+    return "skipped" if isinstance(exc, LeftAlone) else "error"
 
 
 def write_with_journal(state: State, run_id: int, path: Path, before: Snapshot, genres: list[str],

@@ -14,8 +14,11 @@ from datetime import datetime
 from pathlib import Path
 
 from tagger import __version__
+from tagger.batch import BatchRun, FileOutcome
 from tagger.config import OPTIONS, Config, ConfigError, config_path, load_config
+from tagger.policy import TOP_K_SHARE, policy_from_config
 from tagger.report import FORMATS, write_report
+from tagger.scan import is_audio_path
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -29,9 +32,9 @@ class UsageError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="tagger-batch",
+        prog="tagger-batch", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Predict a genre for every audio file under FOLDER and write it into the file's tags.",
-        epilog=f"Defaults come from {config_path()} when it exists; options given here win.")
+        epilog=_epilog())
     parser.add_argument("folder", nargs="?", type=Path, help="music folder (or a single file) to tag")
     parser.add_argument("--dry-run", action="store_true", help="write nothing; report what would be written")
     mode = parser.add_mutually_exclusive_group()
@@ -46,35 +49,64 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--min-confidence", type=_probability, metavar="P",
                         help="leave files whose top genre is less likely than P (0-1) alone (default: the model's)")
     parser.add_argument("--top-k", type=_positive_int, metavar="N",
-                        help="write the N most likely genres as several values (default 1)")
+                        help=f"write up to N genres as several values: the N most likely, each at least "
+                             f"{TOP_K_SHARE * 100:g}%% as likely as the top one (default 1)")
     parser.add_argument("--keep-mtime", action="store_true", default=None,
                         help="give written files back their modification time")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     parser.add_argument("--print-config", action="store_true", help="show the settings in force and where each comes from")
     parser.add_argument("--history", action="store_true", help="list past runs")
-    parser.add_argument("--undo", nargs="?", type=int, const=0, metavar="RUN",
+    parser.add_argument("--undo", nargs="?", type=_run_number, const=0, metavar="RUN",
                         help="put back the genres a run replaced (default: the last run not yet undone)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
 
+def _epilog() -> str:
+    return f"""Defaults come from {config_path()} when it exists; options given here win.
+
+examples:
+  tagger-batch ~/Music --dry-run --report plan.csv   see what would be written, change nothing
+  tagger-batch ~/Music                               fill in the missing genres
+  tagger-batch --undo                                put back what the last run changed
+
+exit status:
+  0    every file handled (tagged, kept, unchanged, uncertain or skipped as read-only)
+  1    some files could not be read or written (each named on stderr; the others were done)
+  2    usage error: bad option, no such folder, unknown model, bad config file, library busy
+  130  interrupted (Ctrl-C): run the same command again to finish"""
+
+
 def _positive_int(text: str) -> int:
-    value = int(text)
+    """``--workers`` and ``--top-k``: argparse names a failed ``type`` in its message, so it says the rule instead."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
     return value
 
 
 def _probability(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
     if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {value}")
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, not {text!r}")
     return value
 
 
-def settings_in_force(args: argparse.Namespace) -> Config:
-    """Defaults, overridden by the config file, overridden by the command line."""
-    config = load_config()
+def _run_number(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"must be a run number as --history lists them, not {text!r}")
+    return int(text)
+
+
+def settings_in_force(args: argparse.Namespace, file_config: Config | None = None) -> Config:
+    """Defaults, overridden by the config file (``file_config``, else read now), overridden by the command line."""
+    config = load_config() if file_config is None else file_config
     for key in OPTIONS:
         value = getattr(args, key, None)
         if value is not None:
@@ -95,10 +127,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    tagging = not (args.print_config or args.history or args.undo is not None)
     try:
         config = settings_in_force(args)
     except ConfigError as exc:
-        raise UsageError(f"bad config file: {exc}") from None
+        if tagging:
+            raise UsageError(f"bad config file: {exc}") from None
+        # The history, undo and the settings listing need no config: a broken file must not lock the user out.
+        print(f"tagger-batch: warning: bad config file, its settings are ignored: {exc}", file=sys.stderr)
+        config = settings_in_force(args, Config())
     if args.print_config:
         print_config(config)
         return EXIT_OK
@@ -121,7 +158,7 @@ def print_config(config: Config) -> None:
         value, source = config[key], config.sources[key]
         if value is None and key == "min_confidence":
             try:
-                value = ModelSettings.load(resolve_model(config["model"])).min_confidence
+                value = policy_from_config(config, ModelSettings.load(resolve_model(config["model"]))).min_confidence
                 source = f"model {config['model']!r}"
             except (ModelError, OSError, ValueError) as exc:
                 value, source = "?", f"model unreadable: {exc}"
@@ -177,6 +214,8 @@ def tag_folder(args: argparse.Namespace, config: Config) -> int:
     folder: Path = args.folder.expanduser()
     if not folder.exists():
         raise UsageError(f"no such folder: {folder}")
+    if folder.is_file() and not is_audio_path(folder):
+        raise UsageError(f"not an audio file the tagger reads: {folder}")
     if args.report and args.report.suffix.lower() not in FORMATS:
         raise UsageError(f"--report must end in {' or '.join(FORMATS)}: {args.report}")
     from tagger.native_log import native_stderr_to
@@ -187,74 +226,84 @@ def tag_folder(args: argparse.Namespace, config: Config) -> int:
 
 
 def _tag(folder: Path, args: argparse.Namespace, config: Config, log: Path | None) -> int:
-    from tqdm import tqdm
-
-    from tagger.batch import BatchRun, Policy
     from tagger.engine import default_workers
     from tagger.lock import LibraryBusy, LibraryLock
     from tagger.model import GenreModel, ModelError
     from tagger.state import State
 
-    workers = config["workers"] or default_workers()
     try:
         model = GenreModel.load(config["model"], threads=default_workers())
     except ModelError as exc:
         raise UsageError(str(exc)) from None
-    min_confidence = config["min_confidence"]
-    policy = Policy(
-        overwrite=bool(config["overwrite"]), dry_run=args.dry_run,
-        min_confidence=model.settings.min_confidence if min_confidence is None else min_confidence,
-        top_k=config["top_k"], genre_names=config.genre_names, keep_mtime=bool(config["keep_mtime"]))
+    policy = policy_from_config(config, model.settings, dry_run=args.dry_run)
     state = State()
     cancel = threading.Event()
-    outcomes = []
     try:
         with LibraryLock(folder):
-            run = BatchRun(folder, model, state, policy, workers=workers, rescan=args.rescan)
+            run = BatchRun(folder, model, state, policy, workers=config["workers"] or default_workers(),
+                           rescan=args.rescan)
             files = run.files()
             if not files:
-                print(f"no audio files found under {folder}", file=sys.stderr)
+                print(f"nothing to do: no audio files under {folder}", file=sys.stderr)
+                return EXIT_OK
             started = time.monotonic()
-            previous_handler = signal.signal(signal.SIGINT, lambda *_: cancel.set())
-            try:
-                with tqdm(total=len(files), unit="file", file=sys.stderr, disable=args.quiet or None,
-                          dynamic_ncols=True) as bar:
-                    for outcome in run.run(files, cancel):
-                        # The report needs no window probabilities: memory stays flat on huge libraries.
-                        outcomes.append(dataclasses.replace(outcome, decision=None))
-                        if outcome.status == "error":
-                            bar.write(f"error: {outcome.path}: {outcome.message}", file=sys.stderr)
-                        bar.update()
-            finally:
-                signal.signal(signal.SIGINT, previous_handler)
+            outcomes = _run_with_progress(run, files, cancel, args.quiet)
             elapsed = time.monotonic() - started
     except LibraryBusy as exc:
         raise UsageError(str(exc)) from None
     finally:
         state.close()
-    summary = {"files": len(outcomes), "seconds": round(elapsed, 2),
-               "files_per_second": round(len(outcomes) / elapsed, 2) if elapsed > 0 else None,
-               "counts": dict(sorted(run.counts.items())), "model": model.name, "run": run.run_id,
-               "interrupted": cancel.is_set()}
+    rate = round(len(outcomes) / elapsed, 2) if elapsed > 0 else None
     if args.report:
-        write_report(args.report, outcomes, summary)
-    counts = ", ".join(f"{status} {n}" for status, n in sorted(run.counts.items())) or "nothing to do"
-    rate = f"{summary['files_per_second']} files/s" if summary["files_per_second"] else ""
-    print(f"{len(outcomes)} files in {elapsed:.1f} s ({rate}): {counts}", file=sys.stderr)
-    if log and log.stat().st_size:
-        print(f"the audio decoders' own messages about damaged files: {log}", file=sys.stderr)
-    if cancel.is_set():
-        print(f"interrupted: {len(files) - len(outcomes)} files not done; run the same command again to finish",
-              file=sys.stderr)
-        status = EXIT_INTERRUPTED
-    else:
-        status = EXIT_FAILURES if run.counts.get("error") else EXIT_OK
+        write_report(args.report, outcomes, {
+            "files": len(outcomes), "seconds": round(elapsed, 2), "files_per_second": rate,
+            "counts": dict(sorted(run.counts.items())), "model": model.name, "run": run.run_id,
+            "interrupted": cancel.is_set()})
+    _print_summary(run, len(files), len(outcomes), elapsed, rate, log, cancel.is_set())
+    status = EXIT_INTERRUPTED if cancel.is_set() else EXIT_FAILURES if run.counts.get("error") else EXIT_OK
     if run.classifier.abandoned:
         # A decoder thread that never returned would keep the process alive at exit.
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(status)
     return status
+
+
+def _run_with_progress(run: BatchRun, files: list[Path], cancel: threading.Event, quiet: bool) -> list[FileOutcome]:
+    """Run the batch under a progress bar, naming each failed or skipped file; Ctrl-C sets ``cancel``."""
+    from tqdm import tqdm
+
+    outcomes = []
+    previous_handler = signal.signal(signal.SIGINT, lambda *_: cancel.set())
+    try:
+        with tqdm(total=len(files), unit="file", file=sys.stderr, disable=quiet or None, dynamic_ncols=True) as bar:
+            for outcome in run.run(files, cancel):
+                # The report needs no window probabilities: memory stays flat on huge libraries.
+                outcomes.append(dataclasses.replace(outcome, decision=None))
+                if outcome.status in ("error", "skipped"):
+                    bar.write(f"{outcome.status}: {outcome.path}: {outcome.message}", file=sys.stderr)
+                bar.update()
+    finally:
+        signal.signal(signal.SIGINT, previous_handler)
+    return outcomes
+
+
+def _print_summary(run: BatchRun, n_files: int, n_done: int, elapsed: float, rate: float | None,
+                   log: Path | None, interrupted: bool) -> None:
+    """The closing lines on stderr: counts per status, where the decoders' messages went, what is left."""
+    counts = ", ".join(f"{status} {n}" for status, n in sorted(run.counts.items())) or "none done"
+    shown_rate = f" ({rate} files/s)" if rate else ""
+    print(f"{_plural(n_done, 'file')} in {elapsed:.1f} s{shown_rate}: {counts}", file=sys.stderr)
+    if log and log.stat().st_size:
+        print(f"the audio decoders' own messages about damaged files: {log}", file=sys.stderr)
+    if interrupted:
+        print(f"interrupted: {_plural(n_files - n_done, 'file')} not done; run the same command again to finish",
+              file=sys.stderr)
+
+
+def _plural(count: int, noun: str) -> str:
+    """``"1 file"``, ``"2 files"``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 if __name__ == "__main__":

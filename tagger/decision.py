@@ -39,10 +39,6 @@ class Decision:
         """The ``k`` most likely genres with their probabilities."""
         return self.ranked[:k]
 
-    def top_text(self, k: int = 3) -> str:
-        """``"rock:0.71;metal:0.20;blues:0.05"``, as in reports."""
-        return ";".join(f"{g}:{p:.2f}" for g, p in self.top(k))
-
 
 def shown_confidence(confidence: float, decimals: int = 2) -> float:
     """``confidence`` (0-1) rounded down to ``decimals`` places, for display.
@@ -54,6 +50,11 @@ def shown_confidence(confidence: float, decimals: int = 2) -> float:
     # The nudge keeps 0.29 (28.999999999999996 when scaled) at 0.29; only values within 1e-9 of
     # the next step round up.
     return math.floor(confidence * scale + 1e-9) / scale
+
+
+def confidence_text(confidence: float) -> str:
+    """``confidence`` (0-1) as every report and message shows it: two decimals, rounded down ("0.55")."""
+    return f"{shown_confidence(confidence):.2f}"
 
 
 def decide(window_probs: np.ndarray, genres: tuple[str, ...], window_starts: np.ndarray,

@@ -57,7 +57,7 @@ def resolve_model(name_or_path: str) -> Path:
     for base in (user_models_dir(), shipped_models_dir()):
         if (base / name_or_path / SETTINGS_FILE).is_file():
             return base / name_or_path
-    raise ModelError(f"unknown model {name_or_path!r}: {list_model_names() or 'no models installed'} exist")
+    raise ModelError(f"unknown model {name_or_path!r} (models: {', '.join(list_model_names()) or 'none installed'})")
 
 
 def list_model_names() -> list[str]:

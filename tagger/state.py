@@ -248,6 +248,14 @@ class State:
                 (run_id,)).fetchall()
         return [JournalEntry(r[0], _from_db(r[1]), json.loads(r[2]), json.loads(r[3]), r[4], r[5], r[6]) for r in rows]
 
+    def last_writes(self) -> dict[str, tuple[int, str, Snapshot]]:
+        """For every file a run ever changed: (run id, run kind, genre fields written) of its newest change."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT j.path, j.run_id, r.kind, j.after FROM journal j JOIN runs r ON r.id = j.run_id"
+                " WHERE j.state='done' ORDER BY j.id").fetchall()
+        return {_from_db(r[0]): (r[1], r[2], json.loads(r[3])) for r in rows}
+
     def runs(self) -> list[RunInfo]:
         with self._lock:
             rows = self._db.execute(

@@ -24,6 +24,10 @@ class WriteError(Exception):
     """A file was not written; it is unchanged. The message says why."""
 
 
+class LeftAlone(WriteError):
+    """A file deliberately not written: read-only, or changed since it was analysed. Not a failure."""
+
+
 @dataclass(frozen=True)
 class FileStamp:
     """Size and modification time, to notice a file changed behind our back."""
@@ -38,7 +42,7 @@ class FileStamp:
 
 
 def check_writable(path: Path) -> None:
-    """Raise :class:`WriteError` when ``path`` or its folder must not be written.
+    """Raise :class:`LeftAlone` when ``path`` or its folder must not be written (:class:`WriteError` when it is gone).
 
     Permission bits are honoured even for root: a file or folder that the user
     made read-only stays untouched.
@@ -49,10 +53,10 @@ def check_writable(path: Path) -> None:
         raise WriteError("file vanished before writing") from None
     folder = Path(path).parent
     if not st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(path, os.W_OK):
-        raise WriteError("read-only file: not written")
+        raise LeftAlone("read-only file: not written")
     fst = os.stat(folder)
     if not fst.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(folder, os.W_OK):
-        raise WriteError("read-only folder: not written (the tagger writes a checked copy beside the file)")
+        raise LeftAlone("read-only folder: not written (the tagger writes a checked copy beside the file)")
 
 
 def replace_genre_fields(path: Path, new: Snapshot, expected: FileStamp | None = None,
@@ -78,6 +82,8 @@ def replace_genre_fields(path: Path, new: Snapshot, expected: FileStamp | None =
 
     Raises
     ------
+    LeftAlone
+        When the file is read-only (or its folder is) or changed since ``expected``.
     WriteError
         When nothing was written; the file then has every byte it had.
     """
@@ -85,7 +91,7 @@ def replace_genre_fields(path: Path, new: Snapshot, expected: FileStamp | None =
     check_writable(target)
     before_stamp = FileStamp.of(target)
     if expected is not None and before_stamp != expected:
-        raise WriteError("file changed since it was analysed: not written")
+        raise LeftAlone("file changed since it was analysed: not written")
     try:
         before, length = snapshot_and_length(target)
     except TagError as exc:
@@ -101,7 +107,7 @@ def replace_genre_fields(path: Path, new: Snapshot, expected: FileStamp | None =
             os.utime(temp, ns=(st.st_atime_ns, st.st_mtime_ns))
         _fsync(temp)
         if FileStamp.of(target) != before_stamp:
-            raise WriteError("file changed while it was being written: not written")
+            raise LeftAlone("file changed while it was being written: not written")
         os.replace(temp, target)
         _fsync(target.parent)
     except WriteError:

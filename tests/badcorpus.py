@@ -114,10 +114,10 @@ def build(root: Path) -> list[Case]:
     # 18 read-only file
     ro = track("read_only.mp3")
     os.chmod(ro, 0o444)
-    add(ro, "error", "read-only file")
+    add(ro, "skipped", "read-only file")
     # 19 read-only folder holding a good file
     (root / "ro_folder").mkdir()
-    add(make_track(root / "ro_folder" / "good_in_ro.flac", seconds=5, channels=1), "error", "read-only folder")
+    add(make_track(root / "ro_folder" / "good_in_ro.flac", seconds=5, channels=1), "skipped", "read-only folder")
     os.chmod(root / "ro_folder", 0o555)
     # 20 a file removed just before its write (the test arranges the removal)
     add(track("vanishing.ogg"), "error", "vanished|not found", untouched=False)

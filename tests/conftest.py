@@ -98,7 +98,8 @@ def state():
 @pytest.fixture
 def batch(genre_model, state):
     """``batch(folder, **policy)`` runs a BatchRun in-process and returns {path: FileOutcome}."""
-    from tagger.batch import BatchRun, Policy
+    from tagger.batch import BatchRun
+    from tagger.policy import Policy
 
     def run(folder: Path, workers: int = 2, rescan: bool = False, **policy) -> dict:
         policy.setdefault("min_confidence", 0.0)
@@ -154,6 +155,24 @@ def run_subprocess(*args, env_extra: dict | None = None, timeout: int = 240) -> 
     extra = ["--model", os.environ[MODEL_ENV]] if os.environ.get(MODEL_ENV) else []
     return subprocess.run(cli_command() + [str(a) for a in args] + extra, env=env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def remember_prediction(state, model, path: Path, probabilities: dict[str, float]) -> None:
+    """Store a result for ``path`` as if ``model`` had analysed it, so runs take these genre probabilities.
+
+    ``probabilities`` maps genre ids to a probability (0-1; genres left out get 0).
+    Values that are multiples of 1/1024 survive the cache's float16 exactly.
+    """
+    import numpy as np
+
+    from tagger.decision import decide
+    from tagger.writer import FileStamp
+
+    genres = model.settings.genres
+    window = np.array([[probabilities.get(genre, 0.0) for genre in genres]], dtype=np.float32)
+    stamp = FileStamp.of(path)
+    state.store_result(path, model.model_id, stamp.size, stamp.mtime_ns, 6.0, decide(window, genres, np.zeros(1)))
+    state.commit()
 
 
 # -- libraries of real files ---------------------------------------------------------------------

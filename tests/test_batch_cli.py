@@ -12,11 +12,13 @@ import numpy as np
 import pytest
 
 from audio import all_tags, audio_bytes_hash, make_damaged_mp3, make_track
-from conftest import file_hash, run_subprocess, tree_hashes
+from conftest import file_hash, remember_prediction, run_subprocess, tree_hashes
+from tagger.decision import confidence_text
 from tagger.genres import display_name
-from tagger.tags import read_genres, read_snapshot
+from tagger.tags import read_genres, read_snapshot, write_genres
 
-TOP3 = re.compile(r"^[a-z0-9_\-]+:[01]\.\d\d(;[a-z0-9_\-]+:[01]\.\d\d){2}$")
+# Three genres in the names written into tags ("Hip-Hop:0.71;Rock:0.20;Blues:0.05").
+TOP3 = re.compile(r"^[^:;]+:[01]\.\d\d(;[^:;]+:[01]\.\d\d){2}$")
 # Tag whatever the model thinks, however unsure: these tests are about what is written, not how well.
 ANY = ("--min-confidence", "0", "-q")
 
@@ -41,9 +43,9 @@ def read_json(path: Path) -> dict[str, dict]:
     return {row["path"]: row for row in data["files"]}
 
 
-def expected_name(genre_model, top3: str) -> str:
-    genre = top3.split(";")[0].split(":")[0]
-    return display_name(genre, genre_model.settings.display_names)
+def top3_pairs(top3: str) -> list[tuple[str, str]]:
+    """``"Hip-Hop:0.71;Rock:0.20"`` -> ``[("Hip-Hop", "0.71"), ("Rock", "0.20")]``."""
+    return [tuple(item.rsplit(":", 1)) for item in top3.split(";")]
 
 
 def test_tags_every_format_and_keeps_everything_else(make_library, run_cli, genre_model, tmp_path):
@@ -56,15 +58,18 @@ def test_tags_every_format_and_keeps_everything_else(make_library, run_cli, genr
     assert "Traceback" not in result.out + result.err
     rows = read_csv(report)
     assert set(rows) == {str(p) for p in paths.values()}
+    model_names = {display_name(g, genre_model.settings.display_names) for g in genre_model.settings.genres}
     for ext, path in paths.items():
         row = rows[str(path)]
         assert Path(row["path"]).is_absolute()
         assert row["status"] == "tagged", (ext, row)
         assert TOP3.match(row["top3"]), row["top3"]
         assert 0 < float(row["confidence"]) <= 1
-        assert row["confidence"] == f"{float(row['confidence']):g}" or float(row["confidence"]) == pytest.approx(
-            float(row["top3"].split(";")[0].split(":")[1]), abs=0.006)
-        assert row["genre"] == expected_name(genre_model, row["top3"])
+        # One rounding rule: the top3's first probability is the row's confidence rounded down to two places.
+        first_name, first_probability = top3_pairs(row["top3"])[0]
+        assert first_probability == confidence_text(float(row["confidence"]))
+        # top3 speaks the names written into tags, spelled as the genre column spells them.
+        assert first_name == row["genre"] in model_names
         assert row["previous_genre"] == "" and row["message"] == ""
         assert read_genres(path) == [row["genre"]], ext
         assert all_tags(path) == before[path][0], ext
@@ -124,7 +129,7 @@ def test_report_json_rows_and_summary(make_library, run_cli, tmp_path):
     for path in paths.values():
         row = rows[str(path)]
         assert row["status"] == "tagged" and isinstance(row["confidence"], float)
-        assert row["top3"].split(";")[0].split(":")[1] == f"{row['confidence']:.2f}"
+        assert top3_pairs(row["top3"])[0] == (row["genre"], confidence_text(row["confidence"]))
 
 
 def test_rerun_rewrites_nothing_and_uses_the_cache(make_library, run_cli, tmp_path, monkeypatch):
@@ -141,7 +146,8 @@ def test_rerun_rewrites_nothing_and_uses_the_cache(make_library, run_cli, tmp_pa
     report = tmp_path / "again.csv"
     result = run_cli(folder, *ANY, "--report", report)
     assert result.code == 0, result.err
-    assert {r["status"] for r in read_csv(report).values()} == {"kept-existing"}
+    # The tagger's own genres from the first run, still as predicted: unchanged, with or without --overwrite.
+    assert {r["status"] for r in read_csv(report).values()} == {"unchanged"}
     result = run_cli(folder, *ANY, "--overwrite", "--report", report)
     assert result.code == 0, result.err
     assert {r["status"] for r in read_csv(report).values()} == {"unchanged"}
@@ -171,17 +177,6 @@ def test_rescan_decodes_again_and_changed_files_are_decoded(make_library, run_cl
     assert calls == [paths["flac"]]
 
 
-def test_top_k_writes_several_genres_in_each_format(make_library, run_cli, genre_model, tmp_path):
-    folder, paths = make_library()
-    report = tmp_path / "k.csv"
-    assert run_cli(folder, *ANY, "--top-k", "2", "--report", report).code == 0
-    rows = read_csv(report)
-    for ext, path in paths.items():
-        top = [g.split(":")[0] for g in rows[str(path)]["top3"].split(";")][:2]
-        names = [display_name(g, genre_model.settings.display_names) for g in top]
-        assert read_genres(path) == names, ext
-
-
 def test_min_confidence_one_makes_everything_uncertain(make_library, run_cli, tmp_path):
     folder, _ = make_library()
     before = stamps(folder)
@@ -190,7 +185,8 @@ def test_min_confidence_one_makes_everything_uncertain(make_library, run_cli, tm
     assert result.code == 0
     rows = read_csv(report)
     assert {r["status"] for r in rows.values()} == {"uncertain"}
-    assert all("below" in r["message"] for r in rows.values())
+    # The message shows the confidence as the top3 column does, and the threshold with all its digits.
+    assert all(r["message"] == f"confidence {top3_pairs(r['top3'])[0][1]} below 1: not written" for r in rows.values())
     assert stamps(folder) == before
 
 
@@ -206,16 +202,19 @@ def test_config_file_is_honoured_and_command_line_wins(make_library, run_cli, ge
     assert run_cli(folder, "-q", "--report", report).code == 0
     rows = read_csv(report)
     for path in paths.values():
-        top = [g.split(":")[0] for g in rows[str(path)]["top3"].split(";")][:2]
-        assert read_genres(path) == [f"Marker {g.upper()}" for g in top]
-        assert rows[str(path)]["previous_genre"] == "Polka"
+        row = rows[str(path)]
+        genres = read_genres(path)
+        assert genres[0] == row["genre"] == top3_pairs(row["top3"])[0][0] and 1 <= len(genres) <= 2
+        assert all(g.startswith("Marker ") for g in genres) and row["previous_genre"] == "Polka"
 
     assert run_cli(folder, "-q", "--top-k", "1", "--rescan").code == 0
     for path in paths.values():
         genres = read_genres(path)
         assert len(genres) == 1 and genres[0].startswith("Marker ")
+        write_genres(path, ["Polka"])
     assert run_cli(folder, "-q", "--keep-existing", "--report", report).code == 0
     assert {r["status"] for r in read_csv(report).values()} == {"kept-existing"}
+    assert all(read_genres(p) == ["Polka"] for p in paths.values())
 
 
 def test_genre_name_mapping_matches_any_spelling(make_library, run_cli, genre_model, user_dirs, tmp_path):
@@ -226,7 +225,8 @@ def test_genre_name_mapping_matches_any_spelling(make_library, run_cli, genre_mo
     report = tmp_path / "n.csv"
     assert run_cli(folder, *ANY, "--report", report).code == 0
     row = read_csv(report)[str(paths["flac"])]
-    assert read_genres(paths["flac"]) == [f"Custom {row['top3'].split(':')[0]}"]
+    assert read_genres(paths["flac"]) == [row["genre"]] and row["genre"].startswith("Custom ")
+    assert top3_pairs(row["top3"])[0][0] == row["genre"]
 
 
 def test_print_config_shows_sources(run_cli, user_dirs, genre_model):
@@ -255,13 +255,21 @@ def test_exit_2_for_no_such_folder(run_cli, tmp_path):
     assert "Traceback" not in result.err
 
 
-@pytest.mark.parametrize("args", [["--top-k", "0"], ["--min-confidence", "2"], ["--min-confidence", "x"],
-                                  ["--no-such-option"], ["--workers", "-1"]])
-def test_exit_2_for_bad_options(run_cli, tmp_path, args, capsys):
+@pytest.mark.parametrize("args,message", [
+    (["--top-k", "0"], "argument --top-k: must be a whole number of at least 1, not '0'"),
+    (["--workers", "abc"], "argument --workers: must be a whole number of at least 1, not 'abc'"),
+    (["--workers", "-1"], "argument --workers: must be a whole number of at least 1, not '-1'"),
+    (["--min-confidence", "2"], "argument --min-confidence: must be a number from 0 to 1, not '2'"),
+    (["--min-confidence", "x"], "argument --min-confidence: must be a number from 0 to 1, not 'x'"),
+    (["--undo", "last"], "argument --undo: must be a run number as --history lists them, not 'last'"),
+    (["--no-such-option"], "unrecognized arguments: --no-such-option"),
+])
+def test_exit_2_for_bad_options_in_plain_words(run_cli, tmp_path, args, message, capsys):
     with pytest.raises(SystemExit) as exc:
         run_cli(tmp_path, *args)
     assert exc.value.code == 2
-    assert "Traceback" not in capsys.readouterr().err
+    # No Python function or type name ("invalid _positive_int value"), no traceback: the rule, in words.
+    assert capsys.readouterr().err.splitlines()[-1] == f"tagger-batch: error: {message}"
 
 
 def test_exit_2_for_bad_report_name_and_unknown_model(make_library, run_cli, tmp_path):
@@ -270,7 +278,7 @@ def test_exit_2_for_bad_report_name_and_unknown_model(make_library, run_cli, tmp
     result = run_cli(folder, "-q", "--report", tmp_path / "r.txt")
     assert result.code == 2 and "--report" in result.err
     result = run_cli(folder, "-q", "--model", "no-such-model")
-    assert result.code == 2 and "unknown model" in result.err
+    assert result.code == 2 and result.err == "tagger-batch: error: unknown model 'no-such-model' (models: default)\n"
     result = run_cli(folder, "-q", "--model", str(tmp_path / "not" / "a" / "model"))
     assert result.code == 2 and "not a model folder" in result.err
     assert tree_hashes(folder) == before
@@ -292,6 +300,27 @@ def test_exit_2_for_bad_config_file(make_library, run_cli, user_dirs, text, mess
     assert tree_hashes(folder) == before
 
 
+def test_history_undo_and_print_config_work_with_a_broken_config_file(make_library, run_cli, user_dirs):
+    folder, paths = make_library(formats=("flac", "mp3"))
+    assert run_cli(folder, *ANY).code == 0
+    config = user_dirs.write_config("[tagger\nmodel = 1")
+    warning = f"tagger-batch: warning: bad config file, its settings are ignored: {config}: "
+
+    history = run_cli("--history")
+    assert history.code == 0 and re.search(r"^\s*1\s.*\btag\b.*tagged 2", history.out, re.M)
+    assert history.err.startswith(warning) and len(history.err.splitlines()) == 1
+    shown = run_cli("--print-config")
+    assert shown.code == 0 and shown.err.startswith(warning)
+    assert re.search(r"^model = default\s+\(default\)$", shown.out, re.M)
+    undone = run_cli("--undo")
+    assert undone.code == 0 and undone.err.startswith(warning) and "2 restored, 0 not restored" in undone.out
+    assert all(read_snapshot(p) == {} for p in paths.values())
+    # Tagging needs the settings: there the broken file is an error.
+    tagging = run_cli(folder, *ANY)
+    assert tagging.code == 2 and tagging.err.startswith(f"tagger-batch: error: bad config file: {config}: ")
+    assert all(read_snapshot(p) == {} for p in paths.values())
+
+
 def test_exit_1_when_some_files_fail_others_still_tagged(make_library, run_cli, tmp_path):
     folder, paths = make_library(formats=("flac", "m4a", "wav"))
     bad = folder / "bad.mp3"
@@ -307,7 +336,18 @@ def test_exit_1_when_some_files_fail_others_still_tagged(make_library, run_cli, 
 def test_empty_folder_is_fine(run_cli, tmp_path):
     (tmp_path / "empty").mkdir()
     result = run_cli(tmp_path / "empty", "-q")
-    assert result.code == 0 and "no audio files" in result.err
+    assert result.code == 0 and result.err == f"nothing to do: no audio files under {tmp_path / 'empty'}\n"
+
+
+def test_a_single_file_is_one_file_and_a_file_that_is_not_audio_is_a_usage_error(make_library, run_cli):
+    folder, paths = make_library(formats=("flac",))
+    result = run_cli(paths["flac"], *ANY)
+    assert result.code == 0, result.err
+    assert re.fullmatch(r"1 file in \d+\.\d s( \([\d.]+ files/s\))?: tagged 1\n", result.err), result.err
+    notes = folder / "notes.txt"
+    notes.write_text("not music")
+    result = run_cli(notes, *ANY)
+    assert result.code == 2 and result.err == f"tagger-batch: error: not an audio file the tagger reads: {notes}\n"
 
 
 # -- history and undo ----------------------------------------------------------------------------
@@ -365,10 +405,12 @@ def test_nothing_to_undo(run_cli):
 
 
 @pytest.mark.parametrize("id3_version", [3, 4])
-def test_undo_restores_each_format_exactly(make_library, run_cli, id3_version):
+def test_undo_restores_each_format_exactly(make_library, run_cli, genre_model, state, id3_version):
     folder, plain = make_library("lib", id3_version=id3_version)
     _, genred = make_library("lib/genred", genre="Ska Punk", id3_version=id3_version)
     everything = list(plain.values()) + list(genred.values())
+    for path in everything:  # two genres likely enough that --top-k 2 writes both
+        remember_prediction(state, genre_model, path, dict(zip(genre_model.settings.genres, (0.5, 0.25))))
     original = {p: read_snapshot(p) for p in everything}
     tags = {p: all_tags(p) for p in everything}
     assert run_cli(folder, *ANY, "--overwrite", "--top-k", "2").code == 0
@@ -429,3 +471,109 @@ def test_a_confidence_just_below_the_threshold_never_reads_as_reaching_it():
     decision = decide(np.array([[0.7156, 0.2844]]), ("pop", "rock"), np.zeros(1))
     status, message = choose_status(decision, [], ["Pop"], Policy(min_confidence=0.72))
     assert status == "uncertain" and message.startswith("confidence 0.71 below 0.72")
+
+
+# -- statuses that mean what they say ------------------------------------------------------------
+def test_read_only_files_and_folders_are_skipped_and_the_run_exits_0(make_library, run_cli, tmp_path):
+    folder, paths = make_library()
+    locked_file = paths["ogg"]
+    locked_folder = folder / "locked"
+    locked_folder.mkdir()
+    inside = make_track(locked_folder / "inside.flac", seconds=6, channels=1, seed=9)
+    os.chmod(locked_file, 0o444)
+    os.chmod(locked_folder, 0o555)
+    try:
+        before = tree_hashes(folder)
+        report = tmp_path / "r.csv"
+        for args, written in (["--dry-run"], "would-tag"), ([], "tagged"):
+            result = run_cli(folder, *ANY, *args, "--report", report)
+            assert result.code == 0, result.err
+            rows = read_csv(report)
+            assert rows.pop(str(locked_file))["message"] == "read-only file: not written"
+            assert rows.pop(str(inside))["message"].startswith("read-only folder: not written")
+            assert {r["status"] for r in rows.values()} == {written}
+            assert f"skipped: {locked_file}: read-only file: not written" in result.err
+            assert "error" not in result.err and f"skipped 2, {written} 6" in result.err
+        assert file_hash(locked_file) == before[locked_file] and file_hash(inside) == before[inside]
+    finally:
+        os.chmod(locked_folder, 0o755)
+        os.chmod(locked_file, 0o644)
+
+
+def test_a_file_changed_since_its_analysis_is_skipped(make_library, batch, monkeypatch):
+    import tagger.batch
+
+    folder, paths = make_library(formats=("flac", "mp3"))
+    read_before_writing = tagger.batch.read_snapshot
+
+    def saved_by_another_program_meanwhile(path):
+        os.utime(path, ns=(1, 10**18))
+        return read_before_writing(path)
+
+    monkeypatch.setattr(tagger.batch, "read_snapshot", saved_by_another_program_meanwhile)
+    outcomes = batch(folder)
+    assert {o.status for o in outcomes.values()} == {"skipped"}
+    assert {o.message for o in outcomes.values()} == {"file changed since it was analysed: not written"}
+    assert all(read_snapshot(p) == {} for p in paths.values())
+
+
+def test_a_rerun_tells_the_taggers_own_genres_from_the_users(make_library, run_cli, genre_model, user_dirs, tmp_path):
+    folder, ours = make_library("lib", formats=("mp3", "flac", "m4a"))
+    _, theirs = make_library("lib/mine", formats=("ogg",), genre="Polka")
+    assert run_cli(folder, *ANY).code == 0  # run 1 fills the empty genres
+    write_genres(ours["m4a"], ["Hand Picked"])  # a genre the tagger wrote, since changed by hand
+    # The model now says otherwise: every genre gets another name.
+    names = "\n".join(f'{genre} = "Marker {genre}"' for genre in genre_model.settings.genres)
+    user_dirs.write_config(f"[genre_names]\n{names}\n")
+    before = stamps(folder)
+    report = tmp_path / "r.csv"
+
+    assert run_cli(folder, *ANY, "--report", report).code == 0
+    rows = read_csv(report)
+    for path in (ours["mp3"], ours["flac"]):
+        row = rows[str(path)]
+        assert row["status"] == "kept-existing"
+        assert row["message"] == (f"the tagger's own genre from run 1, but the model now says {row['genre']} "
+                                  "(use --overwrite to re-tag)")
+    for path in (ours["m4a"], theirs["ogg"]):
+        assert rows[str(path)]["message"] == "has a genre already (use --overwrite to replace it)"
+    assert stamps(folder) == before
+
+    assert run_cli(folder, *ANY, "--overwrite", "--dry-run", "--report", report).code == 0
+    rows = read_csv(report)
+    assert {rows[str(p)]["message"] for p in (ours["mp3"], ours["flac"])} == {
+        "dry run: nothing written, would re-tag the tagger's own genre from run 1"}
+    assert stamps(folder) == before
+
+    assert run_cli(folder, *ANY, "--overwrite", "--report", report).code == 0
+    rows = read_csv(report)
+    for path in list(ours.values()) + list(theirs.values()):
+        row = rows[str(path)]
+        assert row["status"] == "tagged" and read_genres(path) == [row["genre"]]
+        own = path in (ours["mp3"], ours["flac"])
+        assert row["message"] == ("re-tagged: the genre was the tagger's own, from run 1" if own else "")
+
+
+@pytest.mark.parametrize("id3_version", [3, 4])
+def test_top_k_writes_only_genres_near_the_top_one_in_each_format(make_library, run_cli, genre_model, state,
+                                                                   tmp_path, id3_version):
+    folder, paths = make_library(id3_version=id3_version)
+    first, second, third = genre_model.settings.genres[:3]
+    names = [display_name(g, genre_model.settings.display_names) for g in (first, second, third)]
+    # The second genre has 28% of the top one's probability and is written; the third, 23%, is not.
+    for path in paths.values():
+        remember_prediction(state, genre_model, path, {first: 0.5, second: 0.140625, third: 0.1171875})
+    report = tmp_path / "k.csv"
+    assert run_cli(folder, *ANY, "--top-k", "3", "--report", report).code == 0
+    rows = read_csv(report)
+    written = names[:2]
+    for ext, path in paths.items():
+        assert rows[str(path)]["top3"] == f"{names[0]}:0.50;{names[1]}:0.14;{names[2]}:0.11"
+        if ext == "m4a":
+            expected = {"\xa9gen": written}
+        elif ext in ("mp3", "wav", "aiff"):
+            # ID3v2.4 stores separate values; ID3v2.3 one value joined by "/", as mutagen and Picard write it.
+            expected = {"TCON": written if id3_version == 4 else ["/".join(written)]}
+        else:
+            expected = {"GENRE": written}
+        assert read_snapshot(path) == expected, ext
