@@ -162,11 +162,10 @@ def test_a_threshold_above_every_confidence_writes_nothing(beets_library):
     assert hashes(beets_library.music) == before
 
 
-def test_auto_tags_newly_imported_items_with_count_and_genre_names(beets_library):
-    names = "\n".join(f"    {genre}: My {genre}" for genre in
-                      ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock"))
+def test_auto_tags_newly_imported_items_with_count_and_genre_names(beets_library, genre_model):
+    renames = "\n".join(f"    {genre}: My {genre}" for genre in genre_model.settings.genres)
     beets_library.configure(
-        plugin=f"  auto: yes\n  min_confidence: 0\n  count: 2\n  separator: ' | '\n  genre_names:\n{names}\n")
+        plugin=f"  auto: yes\n  min_confidence: 0\n  count: 2\n  separator: ' | '\n  genre_names:\n{renames}\n")
     beets_library.track("one.flac", seed=1)
     beets_library.track("two.mp3", seed=2)
 
@@ -174,9 +173,9 @@ def test_auto_tags_newly_imported_items_with_count_and_genre_names(beets_library
 
     in_db = beets_library.genres()
     assert in_db == file_genres(beets_library.music)
-    for genres in in_db.values():
+    for values in in_db.values():
         # Two values, or in beets with a single genre string, two names joined by the separator.
-        names = names_in(genres, " | ")
+        names = names_in(values, " | ")
         assert len(names) == 2 and all(name.startswith("My ") for name in names)
 
 
@@ -214,7 +213,8 @@ def test_undo_puts_the_last_runs_genres_back_in_files_and_database(beets_library
     assert file_genres(beets_library.music) == expected
     again = beets_library.beet("genretag", "--undo")
     assert again.returncode == 1
-    assert again.stderr.strip() == "error: genretagger: nothing to undo: no genretag run has changed genres in this library"
+    assert again.stderr.strip() == ("error: genretagger: nothing to undo: "
+                                    "no genretag run has changed genres in this library")
 
 
 def test_undo_leaves_an_item_whose_genre_was_changed_since_alone(beets_library):

@@ -43,11 +43,14 @@ class GenreTaggerPlugin(BeetsPlugin):
         if opts.undo:
             if args:
                 raise ui.UserError("genretagger: --undo takes no query: it undoes the whole last run")
-            run.undo_last_run(lib, ui.should_write(), self._log)
+            run.undo_last_run(lib, self.options(), self._log)
             return
         options = self.options(pretend=bool(opts.pretend), force=opts.force, model=opts.model,
                                min_confidence=opts.min_confidence)
-        run.tag_items(lib, lib.items(args), options, self._log)
+        items = list(lib.items(args))
+        if not items:
+            ui.print_("genretag: no items matched")
+        run.tag_items(lib, items, options, self._log)
 
     def imported(self, session: ImportSession, task: ImportTask) -> None:
         """Import stage: tag the items the task has just added to the library."""

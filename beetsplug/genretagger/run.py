@@ -74,7 +74,7 @@ def tag_items(lib: Library, items: Iterable[Item], options: TagOptions, log: log
     """
     items = list(items)
     if not items:
-        ui.print_("genretag: no items matched")
+        # An import task whose items were all skipped: nothing to say.
         return Counter()
     model = load_model(options.model)
     state = State()
@@ -141,9 +141,12 @@ class GenretagRun:
         if status not in ("tagged", "would-tag"):
             self.log.info("{}: {}", item, KEPT_EXISTING if status == "kept-existing" else message)
             return status
-        ui.print_(f"{item}: {_shown(existing, separator)} -> {_shown(new, separator)}"
-                  f" ({shown_confidence(decision.confidence):.2f})")
-        return status if self.options.pretend else self._apply(item, values_for(new, separator))
+        if status == "tagged":
+            status = self._apply(item, values_for(new, separator))
+        if status != "error":
+            ui.print_(f"{item}: {_shown(existing, separator)} -> {_shown(new, separator)}"
+                      f" ({shown_confidence(decision.confidence):.2f})")
+        return status
 
     def _apply(self, item: Item, values: list[str]) -> str:
         try:
@@ -192,11 +195,11 @@ def change_genres(state: State, run_id: int, item: Item, values: list[str], writ
     return stamp
 
 
-def undo_last_run(lib: Library, write: bool, log: logging.Logger) -> Counter[str]:
+def undo_last_run(lib: Library, options: TagOptions, log: logging.Logger) -> Counter[str]:
     """Put back the genres the last ``beet genretag`` run (not yet undone) changed in ``lib``.
 
     An item whose genre changed since that run is left as it is. The undo is a
-    journaled run of its own.
+    journaled run of its own; of ``options`` only ``write`` and ``separator`` count.
 
     Returns
     -------
@@ -211,7 +214,7 @@ def undo_last_run(lib: Library, write: bool, log: logging.Logger) -> Counter[str
     state = State()
     try:
         with LibraryLock(library_file(lib)):
-            counts = _undo(lib, state, _last_run(state, library_file(lib)), write, log)
+            counts = _undo(lib, state, _last_run(state, library_file(lib)), options, log)
     except LibraryBusy as exc:
         raise ui.UserError(f"genretagger: {exc}") from None
     finally:
@@ -228,19 +231,19 @@ def _last_run(state: State, library: Path) -> int:
     raise ui.UserError("genretagger: nothing to undo: no genretag run has changed genres in this library")
 
 
-def _undo(lib: Library, state: State, run_id: int, write: bool, log: logging.Logger) -> Counter[str]:
+def _undo(lib: Library, state: State, run_id: int, options: TagOptions, log: logging.Logger) -> Counter[str]:
     settle_interrupted_writes(state)
     undo_id = state.start_run("undo", library_file(lib), undoes=run_id)
     counts: Counter[str] = Counter()
     for entry in state.journal(run_id):
         if entry.state == "done":
-            counts[_undo_entry(lib, state, undo_id, entry, write, log)] += 1
+            counts[_undo_entry(lib, state, undo_id, entry, options, log)] += 1
     state.mark_undone(run_id, undo_id)
     state.finish_run(undo_id, dict(counts))
     return counts
 
 
-def _undo_entry(lib: Library, state: State, undo_id: int, entry: JournalEntry, write: bool,
+def _undo_entry(lib: Library, state: State, undo_id: int, entry: JournalEntry, options: TagOptions,
                 log: logging.Logger) -> str:
     item = lib.get_item(entry.before[ITEM_KEY][0])
     if item is None:
@@ -250,11 +253,12 @@ def _undo_entry(lib: Library, state: State, undo_id: int, entry: JournalEntry, w
         log.warning("{}: not restored: its genre changed since that run", item)
         return "skipped"
     try:
-        change_genres(state, undo_id, item, entry.before[LIBRARY_KEY], write)
+        change_genres(state, undo_id, item, entry.before[LIBRARY_KEY], options.write)
     except ChangeError as exc:
         log.warning("{}: not restored: {}", item, exc)
         return "skipped"
-    ui.print_(f"{item}: {_shown(entry.after[LIBRARY_KEY], '; ')} -> {_shown(entry.before[LIBRARY_KEY], '; ')}")
+    changed, restored = entry.after[LIBRARY_KEY], entry.before[LIBRARY_KEY]
+    ui.print_(f"{item}: {_shown(changed, options.separator)} -> {_shown(restored, options.separator)}")
     return "restored"
 
 
