@@ -149,6 +149,19 @@ def test_force_replaces_existing_genres_with_the_predicted_ones(beets_library):
     assert f"Polka -> {genre[0]} (" in predicted
 
 
+def test_force_in_the_config_replaces_and_no_force_on_the_command_line_keeps(beets_library):
+    beets_library.configure(plugin="  force: yes\n  min_confidence: 0\n")
+    beets_library.track("polka.flac", seed=5, genre="Polka")
+    beets_library.import_music()
+
+    kept = beets_library.beet("genretag", "-F")
+    assert_clean(kept)
+    assert beets_library.genres()["polka.flac"] == ["Polka"]
+
+    assert_clean(beets_library.beet("genretag"))
+    assert beets_library.genres()["polka.flac"] == file_genres(beets_library.music)["polka.flac"] != ["Polka"]
+
+
 def test_a_threshold_above_every_confidence_writes_nothing(beets_library):
     beets_library.track("one.flac", seed=1)
     beets_library.import_music()

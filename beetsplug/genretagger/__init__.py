@@ -68,6 +68,8 @@ def _add_options(parser: optparse.OptionParser) -> None:
                       help="show the genres that would change (old -> new); change nothing")
     parser.add_option("-f", "--force", action="store_true", default=None,
                       help="replace genres that are there (default: fill empty ones only)")
+    parser.add_option("-F", "--no-force", dest="force", action="store_false",
+                      help="fill empty genres only, whatever the config's force says")
     parser.add_option("--model", metavar="NAME",
                       help="model name (see tagger-train list) or model folder (default: the shipped one)")
     parser.add_option("--min-confidence", type="float", metavar="P",
