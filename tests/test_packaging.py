@@ -29,8 +29,11 @@ def test_wheel_holds_the_shipped_model_and_assets(tmp_path: Path) -> None:
     assert any(n.startswith(model + "model.") and n.endswith(".tflite") for n in names)
     for asset in ("icon.png", "icon.svg", "genre-tagger.desktop"):
         assert "tagger/resources/" + asset in names
-    for module in ("tagger/cli.py", "tagger/gui/app.py", "tagger/training/cli.py"):
+    for module in ("tagger/cli.py", "tagger/gui/app.py", "tagger/training/cli.py",
+                   "beetsplug/genretagger/__init__.py"):
         assert module in names
+    # beets finds plugins in its namespace package `beetsplug`, which must stay one: no __init__.py of ours.
+    assert "beetsplug/__init__.py" not in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     scripts = zipfile.ZipFile(wheel).read(entry_points).decode()
     for script in ("tagger-batch", "tagger-gui", "tagger-train"):
@@ -52,7 +55,8 @@ def _declared(requirements: list[str]) -> set[str]:
     return {re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0].lower().replace("_", "-") for r in requirements}
 
 
-@pytest.mark.parametrize("folder,extras", [("tagger", ()), ("gui", ("gui",)), ("training", ("train",))])
+@pytest.mark.parametrize("folder,extras", [("tagger", ()), ("gui", ("gui",)), ("training", ("train",)),
+                                            ("beetsplug", ("beets",))])
 def test_every_imported_library_is_declared(folder: str, extras: tuple[str, ...]) -> None:
     """A library that only arrives as another's dependency breaks the install when that one goes."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
