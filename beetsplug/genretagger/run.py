@@ -21,12 +21,13 @@ from beets.library import Item, Library
 
 from beetsplug.genretagger.fields import library_values, names_in, set_library_values, values_for
 from beetsplug.genretagger.options import TagOptions
-from tagger.batch import Policy, choose_status, names_to_write
+from tagger.batch import choose_status
 from tagger.cached import classify_cached
-from tagger.decision import shown_confidence
+from tagger.decision import confidence_text
 from tagger.engine import Classification, Classifier, default_workers
 from tagger.lock import LibraryBusy, LibraryLock
 from tagger.model import GenreModel, ModelError
+from tagger.policy import Policy, names_to_write
 from tagger.state import JournalEntry, State
 from tagger.tags import TagError, read_snapshot, snapshot_for
 from tagger.undo import settle_interrupted_writes
@@ -102,7 +103,8 @@ class GenretagRun:
         self.log = log
         threshold = model.settings.min_confidence if options.min_confidence is None else options.min_confidence
         self.policy = Policy(overwrite=options.force, dry_run=options.pretend, min_confidence=threshold,
-                             top_k=options.count, genre_names=options.genre_names)
+                             top_k=options.count, genre_names=options.genre_names,
+                             model_names=model.settings.display_names)
         self.run_id: int | None = None
 
     def run(self, items: list[Item]) -> Counter[str]:
@@ -133,7 +135,7 @@ class GenretagRun:
         decision = result.decision
         separator = self.options.separator
         existing = names_in(library_values(item), separator)
-        new = names_to_write(decision, self.model, self.policy)
+        new = names_to_write(decision, self.policy)
         if decision.silent:
             status, message = "uncertain", "silent: nothing to classify"
         else:
@@ -145,7 +147,7 @@ class GenretagRun:
             status = self._apply(item, values_for(new, separator))
         if status != "error":
             ui.print_(f"{item}: {_shown(existing, separator)} -> {_shown(new, separator)}"
-                      f" ({shown_confidence(decision.confidence):.2f})")
+                      f" ({confidence_text(decision.confidence)})")
         return status
 
     def _apply(self, item: Item, values: list[str]) -> str:
