@@ -54,14 +54,15 @@ import numpy as np
 from keras import layers
 
 from tagger.features import file_windows
-from tagger.model import MODEL_FILE, export_runtime
 from tagger.settings import FeatureSettings, ModelSettings
 from tagger.training import card, metrics, musicnn_stride
 from tagger.training.evaluate import windows_per_second
 from tagger.training.dataset import (
     MANIFEST_FILE, DatasetError, LabelledTrack, genres_of, list_tracks, write_trained_on,
 )
-from tagger.training.fit import EVAL_KINDS, Evaluation, augmented_crop, fold_temperature, mel_power
+from tagger.training.fit import augmented_crop, fold_temperature, mel_power
+from tagger.training.keras_network import save_genre_model
+from tagger.training.protocols import EVAL_KINDS, Evaluation
 from tagger.training.musicnn_port import FRONTEND_BRANCHES, FULL_FILTERS, load_musicnn
 from tagger.training.musicnn_prune import multiply_adds, prune_musicnn
 
@@ -480,22 +481,17 @@ def run(args: argparse.Namespace) -> int:
     model = assemble(base, head)
     fold_temperature(model, temperature)
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    model.save(args.out / MODEL_FILE)
-    export_runtime(args.out, model)
-    write_trained_on(args.out, tracks)
-    ModelSettings(genres=tuple(genres), features=settings, min_confidence=min_confidence,
-                  temperature=temperature).save(args.out)
+    model_settings = ModelSettings(genres=tuple(genres), features=settings, min_confidence=min_confidence,
+                                   temperature=temperature)
     minutes = (time.perf_counter() - started) / 60
-    speed = windows_per_second(model, settings.window_frames, settings.n_mels)
+    speed = windows_per_second(lambda x: model(x, training=False), settings.window_frames, settings.n_mels)
     gmac = multiply_adds(settings.window_frames, settings.n_mels, filters, rank, args.frequency_stride,
                          args.time_stride, temporal_frequency_stride) / 1e9
     on_valid_list = np.asarray([tracks[i].split == "valid" for i in held])
     report = (comparison_text(cv_eval, disjoint_eval, on_valid_list, baselines, chunk_accuracy)
               + SPEED_NOTE.format(speed=speed, track=14 / speed, gmac=gmac,
-                                  full=multiply_adds(settings.window_frames, settings.n_mels, FULL_FILTERS) / 1e9)
-              + HEAD_NOTE + PRUNING_NOTE)
-    card.write_card(args.out, card.CardFacts(
+                                  full=multiply_adds(settings.window_frames, settings.n_mels, FULL_FILTERS) / 1e9))
+    facts = card.CardFacts(
         data_note=DATA_NOTE, title="musicnn (MSD) transfer genre model", genres=genres, evaluation=cv_eval, temperature=temperature,
         min_confidence=min_confidence, n_train=len(tracks), minutes=minutes, n_params=model.count_params(),
         command=(f"{CHECKPOINT_STEPS}\nnice -n 10 tagger-train fit {args.data_dir} --base musicnn "
@@ -508,7 +504,11 @@ def run(args: argparse.Namespace) -> int:
                                           rank=args.timbral_rank)
                       + stride_text(args.frequency_stride, args.time_stride, temporal_frequency_stride)),
         protocol=CV_PROTOCOL, extra=report,
-        more_results=[("Results on artists it never heard (artist-disjoint, both ways)", disjoint_eval)]))
+        more_results=[("Results on artists it never heard (artist-disjoint, both ways)", disjoint_eval)])
+    probe = file_windows(tracks[0].path, settings).mels[:4]
+    save_genre_model(args.out, model, model_settings, card.training_facts("transfer", facts), card.card_text(facts),
+                     probe)
+    write_trained_on(args.out, tracks)
     print(card.summary_text(genres, cv_eval))
     print("artist-disjoint, both ways:")
     print(card.summary_text(genres, disjoint_eval))

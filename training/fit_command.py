@@ -1,0 +1,74 @@
+"""``tagger-train fit DATA_DIR --out DIR``: the command line of model building (needs genre-tagger[train]).
+
+The arguments are read here, without TensorFlow; the training itself is
+:mod:`tagger.training.fit` (the small CNN) or :mod:`tagger.training.transfer`
+(``--base musicnn``: the shipped model's recipe).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tagger.training.dataset import DatasetError
+from tagger.training.recipe import (
+    DEFAULT_FREQUENCY_STRIDE, DEFAULT_TEMPORAL_FILTERS, DEFAULT_TIMBRAL_FILTERS, DEFAULT_TIMBRAL_RANK,
+    DEFAULT_TIME_STRIDE,
+)
+
+NAME = "fit"
+HELP = "train a genre model on DATA_DIR/<genre>/ audio files (needs genre-tagger[train])"
+# Batches per epoch of the small CNN (what --epochs counts).
+STEPS_PER_EPOCH = 50
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data_dir", type=Path, metavar="DATA_DIR", help="folder with one subfolder of audio per genre")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="model folder to write")
+    parser.add_argument("--epochs", type=int, default=20, help="training epochs of %d batches (default 20)"
+                        % STEPS_PER_EPOCH)
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument("--base", choices=("cnn", "musicnn"), default="cnn",
+                        help="cnn: train the small CNN from scratch; musicnn: a new head on musicnn's MSD CNN")
+    parser.add_argument("--checkpoint", type=Path, metavar="DIR",
+                        help="musicnn/MSD_musicnn folder of the musicnn package (for --base musicnn)")
+    parser.add_argument("--cache", type=Path, metavar="FILE",
+                        help="with --base musicnn: .npz file to reuse / store the window embeddings")
+    parser.add_argument("--timbral-filters", type=int, default=DEFAULT_TIMBRAL_FILTERS, metavar="N",
+                        help="with --base musicnn: filters kept per timbral branch "
+                             f"(default {DEFAULT_TIMBRAL_FILTERS}; 204 keeps all)")
+    parser.add_argument("--temporal-filters", type=int, default=DEFAULT_TEMPORAL_FILTERS, metavar="N",
+                        help="with --base musicnn: filters kept per temporal branch "
+                             f"(default {DEFAULT_TEMPORAL_FILTERS}; 51 keeps all)")
+    parser.add_argument("--timbral-rank", type=int, default=DEFAULT_TIMBRAL_RANK, metavar="N",
+                        help="with --base musicnn: basis filters of each factorised timbral convolution "
+                             f"(default {DEFAULT_TIMBRAL_RANK}; 0 keeps them whole)")
+    parser.add_argument("--frequency-stride", type=int, default=DEFAULT_FREQUENCY_STRIDE, metavar="N",
+                        help="with --base musicnn: evaluate the front end at every N-th Mel band, fine-tuned to "
+                             f"reproduce the full-resolution embedding (default {DEFAULT_FREQUENCY_STRIDE}; 1: off)")
+    parser.add_argument("--time-stride", type=int, default=DEFAULT_TIME_STRIDE, metavar="N",
+                        help="with --base musicnn: evaluate the front end at every N-th frame, fine-tuned like "
+                             f"--frequency-stride (default {DEFAULT_TIME_STRIDE}; 1: off)")
+    parser.add_argument("--temporal-frequency-stride", type=int, metavar="N",
+                        help="with --base musicnn: Mel-band stride of the temporal branches alone "
+                             "(default: --frequency-stride)")
+
+
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the arguments, then train with the recipe ``--base`` names."""
+    if args.epochs < 1:
+        raise DatasetError("--epochs must be at least 1")
+    strides = (args.frequency_stride, args.time_stride, args.temporal_frequency_stride)
+    if min(stride for stride in strides if stride is not None) < 1:
+        raise DatasetError("--frequency-stride, --time-stride and --temporal-frequency-stride must be at least 1")
+    if args.base == "musicnn":
+        if args.checkpoint is None:
+            raise DatasetError("--base musicnn needs --checkpoint DIR (see training/musicnn_port.py)")
+        from tagger.training import transfer
+
+        return transfer.run(args)
+    from tagger.training import fit
+
+    return fit.run(args)
