@@ -18,7 +18,7 @@ fit`` (~0.1 GMAC), trained to copy the teacher's window probabilities.
    to the genre label, genre-balanced weights.
 5. Held-out tracks are scored as the tagger scores them; temperature and
    ``min_confidence`` are fitted on them (as ``fit`` does), the temperature
-   is folded into the last Dense layer; save, LiteRT copy, settings, card.
+   is folded into the saved head; save network, LiteRT copy, head, settings, card.
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ from tagger.settings import ModelSettings
 from tagger.training import card, metrics, transfer
 from tagger.training.dataset import DatasetError, LabelledTrack, genres_of, list_tracks, write_trained_on
 from tagger.training.evaluate import windows_per_second
-from tagger.training.fit import architecture_text, build_cnn, fold_temperature
+from tagger.training.fit import architecture_text, build_cnn
 from tagger.training.keras_network import save_genre_model
-from tagger.training.protocols import Evaluation, held_out_split
+from tagger.training.protocols import Embedded, Evaluation, held_out_split, train_head, training_set
 
 STUDENT_FILTERS = (16, 32, 64, 128)  # widest first block that still runs > 400 windows/s with LiteRT on 2 threads
 DISTIL_TEMPERATURE = 2.0  # softens the teacher so the student also learns its ranking of the wrong genres
@@ -60,7 +60,7 @@ def feature_model(teacher: GenreModel) -> Callable[..., np.ndarray]:
 
 
 def teacher_features(teacher: GenreModel, windows: Sequence[np.ndarray], crops: Sequence[np.ndarray],
-                     cache: Path | None, tracks: Sequence[LabelledTrack], key: str) -> transfer.Embedded:
+                     cache: Path | None, tracks: Sequence[LabelledTrack], key: str) -> Embedded:
     """Teacher features of each track's windows and crops, from ``cache`` when it holds these tracks and ``key``.
 
     ``key`` names what made the crops and features (teacher, seed, crops per track).
@@ -160,19 +160,18 @@ def run(args: argparse.Namespace) -> int:
           f"in {(time.perf_counter() - started) / 60:.1f} min")
 
     everything = np.arange(len(train))
-    feature_x, feature_y, weights = transfer.training_set(features, labels, everything)
-    head = transfer.train_head(feature_x, feature_y, weights, len(genres), args.seed)
-    soft = soft_targets(transfer.head_logits(head, [feature_x])[0])
-    mels_x, _, _ = transfer.training_set(transfer.Embedded(windows, crops), labels, everything)
+    feature_x, feature_y, weights = training_set(features, labels, everything)
+    head = train_head(feature_x, feature_y, weights, len(genres))
+    soft = soft_targets(head.logits(feature_x))
+    mels_x, _, _ = training_set(Embedded(windows, crops), labels, everything)
     student = train_student(mels_x, soft, feature_y, weights, len(genres), settings, args.epochs, args.seed)
 
     bounds = np.cumsum([len(w) for w in held_windows])[:-1]
-    teacher_logits = transfer.head_logits(head, np.split(held_features, bounds))
+    teacher_logits = [head.logits(w) for w in np.split(held_features, bounds)]
     logits = student_logits(student, held_windows)
     temperature = metrics.fit_temperature(logits, held_labels)
     probs = metrics.track_probs(logits, temperature)
     min_confidence = metrics.choose_min_confidence(held_labels, probs)
-    fold_temperature(student, temperature)
     names = [t.path.name for t in held]
     evaluation = Evaluation(held_labels, probs, names)
     teacher_eval = Evaluation(held_labels, metrics.track_probs(

@@ -10,8 +10,8 @@ Reads top to bottom like a Keras example:
 4. train a conv / batchnorm / max-pool CNN on the crops;
 5. score held-out tracks window by window with the tagger's own
    ``file_windows`` and average per track;
-6. fit a softmax temperature on the held-out tracks and fold it into the
-   last Dense layer, choose the default ``min_confidence``;
+6. fit a softmax temperature on the held-out tracks (folded into the saved
+   head), choose the default ``min_confidence``;
 7. save the model folder (network, LiteRT copy, head, settings, card).
 """
 
@@ -139,7 +139,7 @@ def build_cnn(n_genres: int, settings: FeatureSettings, filters: Sequence[int] =
 
     The input BatchNormalization learns the feature scaling (as musicnn
     does), so the model takes the tagger's raw ``log_mel`` values. The last
-    Dense layer is named ``logits`` so the temperature can be folded into it.
+    Dense layer (``logits``) becomes the saved NumPy head.
     """
     inputs = keras.Input((settings.window_frames, settings.n_mels))
     x = layers.Reshape((settings.window_frames, settings.n_mels, 1))(inputs)
@@ -185,13 +185,6 @@ def window_logits(model: keras.Model, tracks: Sequence[LabelledTrack], settings:
     return out
 
 
-def fold_temperature(model: keras.Model, temperature: float, layer: str = "logits") -> None:
-    """Divide the logits layer's kernel and bias by ``temperature``: softmax(z / T) with built-in layers only."""
-    dense = model.get_layer(layer)
-    kernel, bias = dense.get_weights()
-    dense.set_weights([kernel / temperature, bias / temperature])
-
-
 def run(args: argparse.Namespace) -> int:
     """Train the small CNN (``tagger-train fit`` without ``--base musicnn``), score it, save it with its card."""
     started = time.perf_counter()
@@ -206,7 +199,6 @@ def run(args: argparse.Namespace) -> int:
     logits = window_logits(model, held, settings)
     labels = np.asarray([genres.index(t.genre) for t in held])
     temperature = metrics.fit_temperature(logits, labels)
-    fold_temperature(model, temperature)
     probs = metrics.track_probs(logits, temperature)
     min_confidence = metrics.choose_min_confidence(labels, probs)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from tagger.head import Head
+from tagger.head import Head, softmax
 from tagger.model import (
     LAYOUT_FILE, NETWORK_FILE, RUNTIME_PATTERN, ModelError, native_stderr_silenced, runtime_file,
 )
@@ -129,22 +129,26 @@ def genre_model(network: keras.Model, head: Head, name: str = "genre_model") -> 
 
 def save_genre_model(out: Path, model: keras.Model, settings: ModelSettings, facts: dict, card: str,
                      probe: np.ndarray) -> Path:
-    """Save a whole trained Keras genre model as a model folder (network + head), checked on ``probe``.
+    """Save a trained Keras genre model as a model folder: its network, and its head with the temperature folded in.
 
     Parameters
     ----------
     out : Path
         Model folder to write (replaced once the new one is checked).
     model : keras.Model
-        Ends in a Dense layer and softmax; ``settings.temperature`` is already folded into it.
+        Ends in a Dense layer and softmax, at temperature 1.
     settings : ModelSettings
+        ``settings.temperature`` is folded into the saved head.
     facts : dict
         ``training.json``.
     card : str
         ``MODEL_CARD.md``.
     probe : np.ndarray, shape (n, frames, n_mels)
-        A few real input windows.
+        A few real input windows; the saved folder must give softmax(logits / T) of them.
     """
-    network, layout, head = split_genre_model(model, settings.temperature)
-    expected = np.asarray(model(probe, training=False), dtype=np.float32)
-    return write_model_folder(out, network_writer(network, layout), head, settings, facts, card, probe, expected)
+    network, layout, head = split_genre_model(model)
+    probabilities = np.asarray(model(probe, training=False), dtype=np.float64)
+    # log(softmax(z)) is z up to a constant per row, which softmax ignores.
+    expected = softmax(np.log(np.maximum(probabilities, 1e-30)) / settings.temperature).astype(np.float32)
+    return write_model_folder(out, network_writer(network, layout), head.folded(settings.temperature), settings,
+                              facts, card, probe, expected)
