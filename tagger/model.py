@@ -332,6 +332,12 @@ def native_stderr_silenced():
         os.close(devnull)
 
 
+def quiet_import(module: str):
+    """Import ``module`` (one that starts TensorFlow) with TensorFlow's C++ start-up chatter hidden."""
+    with native_stderr_silenced():
+        return importlib.import_module(module)
+
+
 def load_keras_model(path: Path, threads: int | None = None):
     """Load a ``.keras`` file in safe mode, with a user-facing error when that fails.
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from tagger.model import quiet_import
 from tagger.training.dataset import DatasetError
 
 NAME = "distil"
@@ -33,6 +34,4 @@ def run(args: argparse.Namespace) -> int:
     """Check the arguments, then distil."""
     if args.epochs < 1 or args.crops < 1:
         raise DatasetError("--epochs and --crops must be at least 1")
-    from tagger.training import distil
-
-    return distil.run(args)
+    return quiet_import("tagger.training.distil").run(args)

@@ -72,11 +72,11 @@ def export(folder: Path) -> Path:
     ModelError
         When the folder is no genre model, or the written one does not predict what the old one did.
     """
-    from tagger.model import CARD_FILE, ModelError, resolve_model
+    from tagger.model import CARD_FILE, ModelError, quiet_import, resolve_model
     from tagger.settings import ModelSettings
-    from tagger.training import keras_network
     from tagger.training.model_folder import now, read_facts, write_model_folder
 
+    keras_network = quiet_import("tagger.training.keras_network")
     folder = resolve_model(str(folder))
     try:
         settings = ModelSettings.load(folder)

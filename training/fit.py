@@ -21,7 +21,6 @@ import argparse
 import os
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -33,7 +32,7 @@ from tagger.decode import decode_track  # noqa: E402
 from tagger.features import file_windows, log_mel  # noqa: E402
 from tagger.settings import FeatureSettings, ModelSettings  # noqa: E402
 from tagger.training import card, metrics  # noqa: E402
-from tagger.training.fit_command import STEPS_PER_EPOCH  # noqa: E402
+from tagger.training.recipe import STEPS_PER_EPOCH  # noqa: E402
 from tagger.training.keras_network import save_genre_model  # noqa: E402
 from tagger.training.dataset import LabelledTrack, genres_of, list_tracks, write_trained_on  # noqa: E402
 from tagger.training.protocols import Evaluation, held_out_split  # noqa: E402

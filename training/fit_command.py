@@ -10,16 +10,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from tagger.model import quiet_import
 from tagger.training.dataset import DatasetError
 from tagger.training.recipe import (
     DEFAULT_FREQUENCY_STRIDE, DEFAULT_TEMPORAL_FILTERS, DEFAULT_TIMBRAL_FILTERS, DEFAULT_TIMBRAL_RANK,
-    DEFAULT_TIME_STRIDE,
+    DEFAULT_TIME_STRIDE, STEPS_PER_EPOCH,
 )
 
 NAME = "fit"
 HELP = "train a genre model on DATA_DIR/<genre>/ audio files (needs genre-tagger[train])"
-# Batches per epoch of the small CNN (what --epochs counts).
-STEPS_PER_EPOCH = 50
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,12 +62,7 @@ def run(args: argparse.Namespace) -> int:
     strides = (args.frequency_stride, args.time_stride, args.temporal_frequency_stride)
     if min(stride for stride in strides if stride is not None) < 1:
         raise DatasetError("--frequency-stride, --time-stride and --temporal-frequency-stride must be at least 1")
-    if args.base == "musicnn":
-        if args.checkpoint is None:
-            raise DatasetError("--base musicnn needs --checkpoint DIR (see training/musicnn_port.py)")
-        from tagger.training import transfer
-
-        return transfer.run(args)
-    from tagger.training import fit
-
-    return fit.run(args)
+    if args.base == "musicnn" and args.checkpoint is None:
+        raise DatasetError("--base musicnn needs --checkpoint DIR (see training/musicnn_port.py)")
+    recipe = "tagger.training.transfer" if args.base == "musicnn" else "tagger.training.fit"
+    return quiet_import(recipe).run(args)

@@ -1,8 +1,11 @@
-"""The default recipe of ``tagger-train fit --base musicnn``: the numbers the shipped model is built with.
+"""The numbers ``tagger-train fit`` builds models with (``--base musicnn``: the shipped model's recipe).
 
 Light on purpose (no TensorFlow): the command line reads them before any
 training module is imported.
 """
+
+# Batches per epoch of the small CNN (what fit's --epochs counts).
+STEPS_PER_EPOCH = 50
 
 # Kept per branch by default (musicnn has 204 timbral and 51 temporal filters per branch): the
 # smallest tried that lost no accuracy under the CV and valid-list protocols (docs/experiments/).

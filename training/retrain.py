@@ -34,7 +34,9 @@ from pathlib import Path
 import numpy as np
 
 from tagger.head import Head
-from tagger.model import DEFAULT_MODEL, TRAIN_EXTRA, GenreModel, ModelError, shipped_models_dir, user_models_dir
+from tagger.model import (
+    DEFAULT_MODEL, TRAIN_EXTRA, GenreModel, ModelError, quiet_import, shipped_models_dir, user_models_dir,
+)
 from tagger.settings import ModelSettings
 from tagger.training import heads
 from tagger.training import labels as labelling
@@ -377,10 +379,8 @@ def train(data: TrainingData, indices: np.ndarray, options: RetrainOptions, base
                                     max_iterations=options.epochs, progress=_stage(report, stage), cancel=cancel)
     if not options.fine_tune:
         return Trained(head)
-    from tagger.training.fine_tune import fine_tune
-
     mels = np.concatenate([data.mels[i] for i in indices])
-    network, layout, tuned = fine_tune(base.path, head, mels, y, w, options.seed, _stage(report, "fine-tuning"),
+    network, layout, tuned = quiet_import("tagger.training.fine_tune").fine_tune(base.path, head, mels, y, w, options.seed, _stage(report, "fine-tuning"),
                                        cancel)
     return Trained(tuned, network, layout)
 

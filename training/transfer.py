@@ -229,85 +229,122 @@ def front_filters(args: argparse.Namespace) -> tuple[int, ...]:
                  for branch in FRONTEND_BRANCHES)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Cross-validate the recipe, train the shipped head on all tracks, save model and card."""
-    started = time.perf_counter()
-    settings = FeatureSettings()
-    tracks = list_tracks(args.data_dir)
+@dataclass
+class Data:
+    """The labelled tracks and how the protocols split them."""
+
+    tracks: list[LabelledTrack]
+    genres: list[str]
+    labels: np.ndarray
+    folds: np.ndarray
+    evaluable: np.ndarray
+    disjoint: list[tuple[np.ndarray, np.ndarray]]
+
+
+def read_data(data_dir: Path) -> Data:
+    """Tracks, labels, CV folds and the artist-disjoint splits of ``data_dir``."""
+    tracks = list_tracks(data_dir)
     genres = list(genres_of(tracks))
     labels = np.asarray([genres.index(t.genre) for t in tracks])
-    folds = contiguous_folds(tracks)
     evaluable = np.asarray([t.kind in EVAL_KINDS for t in tracks])
     disjoint = artist_disjoint_splits(tracks, labels, evaluable)
     if not disjoint:
-        raise DatasetError(f"{args.data_dir}: no artist-filtered valid list in its {MANIFEST_FILE} "
+        raise DatasetError(f"{data_dir}: no artist-filtered valid list in its {MANIFEST_FILE} "
                            "(--base musicnn measures the model on artists it never heard)")
-    filters = front_filters(args)
+    return Data(tracks, genres, labels, contiguous_folds(tracks), evaluable, disjoint)
+
+
+def build_network(args: argparse.Namespace, data: Data, settings: FeatureSettings,
+                  started: float) -> tuple[keras.Model, Embedded]:
+    """musicnn pruned, factorised and strided as ``args`` say, and its embeddings of every window and crop."""
+    filters, rank = front_filters(args), args.timbral_rank or None
     base = load_musicnn(args.checkpoint, settings.window_frames, settings.n_mels)
-    rank = args.timbral_rank or None
     if filters != FULL_FILTERS or rank:
-        base = prune_musicnn(base, filters, statistics_windows(tracks, settings), rank)
+        base = prune_musicnn(base, filters, statistics_windows(data.tracks, settings), rank)
     base_key = f"musicnn front-end filters {filters}, timbral rank {rank}, seed {args.seed}"
-    data = load_embeddings(args.cache, tracks, base_key) if args.cache else None
+    embedded = load_embeddings(args.cache, data.tracks, base_key) if args.cache else None
     inputs = None
-    if data is None:
-        inputs = track_inputs(tracks, folds, settings, args.seed)
-        data = embed_inputs(embedding_model(base), inputs)
+    if embedded is None:
+        inputs = track_inputs(data.tracks, data.folds, settings, args.seed)
+        embedded = embed_inputs(embedding_model(base), inputs)
         if args.cache:
-            save_embeddings(args.cache, data, tracks, base_key)
-    print(f"embedded {len(tracks)} tracks in {(time.perf_counter() - started) / 60:.1f} min")
+            save_embeddings(args.cache, embedded, data.tracks, base_key)
+    print(f"embedded {len(data.tracks)} tracks in {(time.perf_counter() - started) / 60:.1f} min")
     temporal_frequency_stride = args.temporal_frequency_stride or args.frequency_stride
     if max(args.frequency_stride, args.time_stride, temporal_frequency_stride) > 1:
-        inputs = inputs or track_inputs(tracks, folds, settings, args.seed)
-        base, data, agreement = strided_base(base, filters, rank, args.frequency_stride, args.time_stride,
-                                             inputs, data, args.seed, temporal_frequency_stride)
+        inputs = inputs or track_inputs(data.tracks, data.folds, settings, args.seed)
+        base, embedded, agreement = strided_base(base, filters, rank, args.frequency_stride, args.time_stride,
+                                                 inputs, embedded, args.seed, temporal_frequency_stride)
         print(f"strides {args.frequency_stride} (Mel bands; temporal branches {temporal_frequency_stride}), "
-              f"{args.time_stride} (frames): "
-              f"embedding correlation with full resolution {agreement:.3f} "
+              f"{args.time_stride} (frames): embedding correlation with full resolution {agreement:.3f} "
               f"after {(time.perf_counter() - started) / 60:.1f} min")
+    return base, embedded
 
-    penultimate = head_columns(base)
-    head_data = tag_probabilities(base, data)
-    oof = cross_validate(head_data, labels, folds, len(genres))
-    cv_idx = np.nonzero(evaluable)[0]
-    cv_eval = Evaluation(labels[cv_idx], cross_fitted_probs(oof, labels, folds)[cv_idx],
-                         [tracks[i].path.name for i in cv_idx])
-    held, held_logits = split_protocol(head_data, labels, disjoint, len(genres))
+
+@dataclass
+class Scores:
+    """The recipe scored under both protocols, with the calibration the shipped model takes."""
+
+    cv: Evaluation
+    disjoint: Evaluation
+    on_valid_list: np.ndarray
+    temperature: float
+    min_confidence: float
+    report: str
+
+
+def score_recipe(data: Data, base: keras.Model, embedded: Embedded, head_data: Embedded, seed: int) -> Scores:
+    """CV and artist-disjoint figures of the head recipe, the baselines, the temperature and threshold."""
+    names = [t.path.name for t in data.tracks]
+    oof = cross_validate(head_data, data.labels, data.folds, len(data.genres))
+    cv_idx = np.nonzero(data.evaluable)[0]
+    cv_eval = Evaluation(data.labels[cv_idx], cross_fitted_probs(oof, data.labels, data.folds)[cv_idx],
+                         [names[i] for i in cv_idx])
+    held, held_logits = split_protocol(head_data, data.labels, data.disjoint, len(data.genres))
     # Users' music is by artists the model never heard. CV folds can share an artist, which makes
     # their out-of-fold predictions more confident than new artists warrant; so the shipped temperature
     # and threshold come from the artist-disjoint predictions, and the figures reported for those use,
     # in each direction, the temperature fitted on the other.
-    if len(disjoint) > 1:
-        temperature = metrics.fit_temperature(held_logits, labels[held])
-        held_probs = cross_fitted_probs(held_logits, labels[held], split_of(held, disjoint))
+    if len(data.disjoint) > 1:
+        temperature = metrics.fit_temperature(held_logits, data.labels[held])
+        held_probs = cross_fitted_probs(held_logits, data.labels[held], split_of(held, data.disjoint))
     else:
-        temperature = metrics.fit_temperature([oof[i] for i in cv_idx], labels[cv_idx])
+        temperature = metrics.fit_temperature([oof[i] for i in cv_idx], data.labels[cv_idx])
         held_probs = metrics.track_probs(held_logits, temperature)
-    disjoint_eval = Evaluation(labels[held], held_probs, [tracks[i].path.name for i in held])
+    disjoint_eval = Evaluation(data.labels[held], held_probs, [names[i] for i in held])
+    on_valid_list = np.asarray([data.tracks[i].split == "valid" for i in held])
+    report = comparison_text(cv_eval, disjoint_eval, on_valid_list, baselines(data, base, embedded, cv_idx, held),
+                             random_window_accuracy(head_data, data.labels, data.evaluable, len(data.genres), seed))
+    return Scores(cv_eval, disjoint_eval, on_valid_list, temperature,
+                  metrics.choose_min_confidence(disjoint_eval.labels, disjoint_eval.probs), report)
+
+
+def baselines(data: Data, base: keras.Model, embedded: Embedded, cv_idx: np.ndarray,
+              held: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Logistic regression on two embedding parts, under the CV and the artist-disjoint split."""
+    penultimate = head_columns(base)
     dim_pooled = base.get_layer("pooled_bn").output.shape[-1]
     parts = {f"penultimate ({penultimate.stop - penultimate.start})": penultimate,
              f"mean_pool ({dim_pooled // 2})": slice(dim_pooled // 2, dim_pooled)}
-    baselines = {name: (logistic_baseline(data, labels, cv_splits(folds, evaluable), part)[cv_idx],
-                        logistic_baseline(data, labels, disjoint, part)[held]) for name, part in parts.items()}
-    chunk_accuracy = random_window_accuracy(head_data, labels, evaluable, len(genres), args.seed)
+    cv = cv_splits(data.folds, data.evaluable)
+    return {name: (logistic_baseline(embedded, data.labels, cv, part)[cv_idx],
+                   logistic_baseline(embedded, data.labels, data.disjoint, part)[held])
+            for name, part in parts.items()}
 
-    min_confidence = metrics.choose_min_confidence(disjoint_eval.labels, disjoint_eval.probs)
-    head = train_head(*training_set(head_data, labels, np.arange(len(tracks))), len(genres))
-    model = assemble(base, head)
 
-    model_settings = ModelSettings(genres=tuple(genres), features=settings, min_confidence=min_confidence,
-                                   temperature=temperature)
-    minutes = (time.perf_counter() - started) / 60
+def card_facts(args: argparse.Namespace, data: Data, scores: Scores, model: keras.Model, settings: FeatureSettings,
+               minutes: float) -> card.CardFacts:
+    """What the card of the built model says, speed and the rebuild command included."""
+    temporal_frequency_stride = args.temporal_frequency_stride or args.frequency_stride
+    filters, rank = front_filters(args), args.timbral_rank or None
     speed = windows_per_second(lambda x: model(x, training=False), settings.window_frames, settings.n_mels)
     gmac = multiply_adds(settings.window_frames, settings.n_mels, filters, rank, args.frequency_stride,
                          args.time_stride, temporal_frequency_stride) / 1e9
-    on_valid_list = np.asarray([tracks[i].split == "valid" for i in held])
-    report = (comparison_text(cv_eval, disjoint_eval, on_valid_list, baselines, chunk_accuracy)
-              + SPEED_NOTE.format(speed=speed, track=14 / speed, gmac=gmac,
-                                  full=multiply_adds(settings.window_frames, settings.n_mels, FULL_FILTERS) / 1e9))
-    facts = card.CardFacts(
-        data_note=DATA_NOTE, title="musicnn (MSD) transfer genre model", genres=genres, evaluation=cv_eval, temperature=temperature,
-        min_confidence=min_confidence, n_train=len(tracks), minutes=minutes, n_params=model.count_params(),
+    full = multiply_adds(settings.window_frames, settings.n_mels, FULL_FILTERS) / 1e9
+    return card.CardFacts(
+        data_note=DATA_NOTE, title="musicnn (MSD) transfer genre model", genres=data.genres, evaluation=scores.cv,
+        temperature=scores.temperature, min_confidence=scores.min_confidence, n_train=len(data.tracks),
+        minutes=minutes, n_params=model.count_params(),
         command=(f"{CHECKPOINT_STEPS}\nnice -n 10 tagger-train fit {args.data_dir} --base musicnn "
                  f"--checkpoint {args.checkpoint} --timbral-filters {args.timbral_filters} "
                  f"--temporal-filters {args.temporal_filters} --timbral-rank {args.timbral_rank} "
@@ -317,16 +354,33 @@ def run(args: argparse.Namespace) -> int:
         architecture=(ARCHITECTURE.format(timbral=args.timbral_filters, temporal=args.temporal_filters,
                                           rank=args.timbral_rank)
                       + stride_text(args.frequency_stride, args.time_stride, temporal_frequency_stride)),
-        protocol=CV_PROTOCOL, extra=report,
-        more_results=[("Results on artists it never heard (artist-disjoint, both ways)", disjoint_eval)])
-    probe = file_windows(tracks[0].path, settings).mels[:4]
+        protocol=CV_PROTOCOL,
+        extra=scores.report + SPEED_NOTE.format(speed=speed, track=14 / speed, gmac=gmac, full=full),
+        more_results=[("Results on artists it never heard (artist-disjoint, both ways)", scores.disjoint)])
+
+
+def run(args: argparse.Namespace) -> int:
+    """Score the recipe under both protocols, train the shipped head on all tracks, save the model folder."""
+    started = time.perf_counter()
+    settings = FeatureSettings()
+    data = read_data(args.data_dir)
+    base, embedded = build_network(args, data, settings, started)
+    head_data = tag_probabilities(base, embedded)
+    scores = score_recipe(data, base, embedded, head_data, args.seed)
+    head = train_head(*training_set(head_data, data.labels, np.arange(len(data.tracks))), len(data.genres))
+    model = assemble(base, head)
+    minutes = (time.perf_counter() - started) / 60
+    facts = card_facts(args, data, scores, model, settings, minutes)
+    model_settings = ModelSettings(genres=tuple(data.genres), features=settings,
+                                   min_confidence=scores.min_confidence, temperature=scores.temperature)
+    probe = file_windows(data.tracks[0].path, settings).mels[:4]
     save_genre_model(args.out, model, model_settings, card.training_facts("transfer", facts), card.card_text(facts),
                      probe)
-    write_trained_on(args.out, tracks)
-    print(card.summary_text(genres, cv_eval))
+    write_trained_on(args.out, data.tracks)
+    print(card.summary_text(data.genres, scores.cv))
     print("artist-disjoint, both ways:")
-    print(card.summary_text(genres, disjoint_eval))
-    print(report)
+    print(card.summary_text(data.genres, scores.disjoint))
+    print(scores.report)
     print(f"saved {args.out} ({minutes:.1f} min)")
     return 0
 
