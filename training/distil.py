@@ -180,18 +180,7 @@ def run(args: argparse.Namespace) -> int:
     model_settings = ModelSettings(genres=tuple(genres), features=settings, min_confidence=min_confidence,
                                    temperature=temperature)
     minutes = (time.perf_counter() - started) / 60
-    report = "\n".join([*transfer.TABLE_HEADER,
-                        transfer.table_row("held-out tracks, student (this model)", held_labels, probs),
-                        transfer.table_row(f"held-out tracks, teacher ({args.teacher} base, head on training tracks)",
-                                           held_labels, teacher_eval.probs)])
-    facts = card.CardFacts(
-        title=f"Fast genre model (small CNN distilled from {args.teacher})", genres=genres, evaluation=evaluation,
-        temperature=temperature, min_confidence=min_confidence, n_train=len(train), minutes=minutes,
-        n_params=student.count_params(), architecture=architecture_text(student),
-        command=(f"nice -n 10 tagger-train distil {args.data_dir} --teacher {args.teacher} --out {args.out} "
-                 f"--crops {args.crops} --epochs {args.epochs} --seed {args.seed}"),
-        extra=report + DISTIL_NOTE.format(teacher=args.teacher, n=len(mels_x), crops=args.crops,
-                                          t=DISTIL_TEMPERATURE, hard=HARD_WEIGHT, epochs=args.epochs))
+    facts = card_facts(args, student, model_settings, evaluation, teacher_eval, len(train), len(mels_x), minutes)
     save_genre_model(args.out, student, model_settings, card.training_facts("distil", facts), card.card_text(facts),
                      held_windows[0][:4])
     write_trained_on(args.out, train)
@@ -199,9 +188,28 @@ def run(args: argparse.Namespace) -> int:
           "(batch 128, 2 threads)")
     print(card.summary_text(genres, evaluation))
     print("teacher on the same tracks:\n" + card.summary_text(genres, teacher_eval))
-    print(report)
+    print(facts.extra)
     print(f"saved {args.out} ({minutes:.1f} min)")
     return 0
+
+
+def card_facts(args: argparse.Namespace, student: keras.Model, settings: ModelSettings, evaluation: Evaluation,
+               teacher_eval: Evaluation, n_train: int, n_windows: int, minutes: float) -> card.CardFacts:
+    """The student's card: its held-out figures beside the teacher's, and how it was distilled."""
+    report = "\n".join([*transfer.TABLE_HEADER,
+                        transfer.table_row("held-out tracks, student (this model)", evaluation.labels,
+                                           evaluation.probs),
+                        transfer.table_row(f"held-out tracks, teacher ({args.teacher} base, head on training tracks)",
+                                           teacher_eval.labels, teacher_eval.probs)])
+    return card.CardFacts(
+        title=f"Fast genre model (small CNN distilled from {args.teacher})", genres=list(settings.genres),
+        evaluation=evaluation, temperature=settings.temperature, min_confidence=settings.min_confidence,
+        n_train=n_train, minutes=minutes,
+        n_params=student.count_params(), architecture=architecture_text(student),
+        command=(f"nice -n 10 tagger-train distil {args.data_dir} --teacher {args.teacher} --out {args.out} "
+                 f"--crops {args.crops} --epochs {args.epochs} --seed {args.seed}"),
+        extra=report + DISTIL_NOTE.format(teacher=args.teacher, n=n_windows, crops=args.crops,
+                                          t=DISTIL_TEMPERATURE, hard=HARD_WEIGHT, epochs=args.epochs))
 
 
 DISTIL_NOTE = """

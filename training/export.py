@@ -58,7 +58,8 @@ def _keeping_other_files(folder: Path, write_network):
     def write(staging: Path) -> None:
         write_network(staging)
         for path in folder.iterdir():
-            if path.is_file() and path.name not in made and path.suffix != ".tflite" and not (staging / path.name).exists():
+            written = (staging / path.name).exists()
+            if path.is_file() and path.name not in made and path.suffix != ".tflite" and not written:
                 shutil.copy2(path, staging / path.name)
 
     return write

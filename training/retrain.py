@@ -380,8 +380,8 @@ def train(data: TrainingData, indices: np.ndarray, options: RetrainOptions, base
     if not options.fine_tune:
         return Trained(head)
     mels = np.concatenate([data.mels[i] for i in indices])
-    network, layout, tuned = quiet_import("tagger.training.fine_tune").fine_tune(base.path, head, mels, y, w, options.seed, _stage(report, "fine-tuning"),
-                                       cancel)
+    fine_tune = quiet_import("tagger.training.fine_tune").fine_tune
+    network, layout, tuned = fine_tune(base.path, head, mels, y, w, options.seed, _stage(report, "fine-tuning"), cancel)
     return Trained(tuned, network, layout)
 
 

@@ -441,8 +441,9 @@ into the biases; the kept weights are musicnn's own), and each timbral convoluti
 factorised into {rank} basis filters and a 1x1 convolution (0: not factorised) along the
 principal directions of its outputs on the training windows. A new head reads musicnn's own
 50 MSD tag probabilities (its tag layer on the 200-unit penultimate layer, kept as trained:
-rock, pop, jazz, blues, country, metal, Hip-Hop, dance, ...): softmax layer with L2 1e-3 and the
-stand-in for dropout 0.5 on its inputs (`tagger.training.heads`), run in NumPy after the network. Weights of the musicnn part: ISC licence, Music Technology Group,
+rock, pop, jazz, blues, country, metal, Hip-Hop, dance, ...): softmax layer with L2 1e-3 and
+the stand-in for dropout 0.5 on its inputs (`tagger.training.heads`), run in NumPy after the
+network. Weights of the musicnn part: ISC licence, Music Technology Group,
 Universitat Pompeu Fabra (https://github.com/jordipons/musicnn)."""
 
 def stride_text(stride: int, time_stride: int = 1, temporal_frequency_stride: int | None = None) -> str:
