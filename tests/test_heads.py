@@ -16,8 +16,9 @@ from tagger.training import heads
 
 KINDS = ("chords", "noise", "bass")
 # Largest difference of genre probabilities between the NumPy head (L-BFGS, converged) and the same
-# objective minimised by Keras (Adam, full batch, 400 epochs): both near one convex optimum.
-KERAS_TOLERANCE = 0.02
+# objective minimised by Keras (Adam, full batch, 400 epochs): both near one convex optimum (measured
+# 4.9e-4 on these 30 windows).
+KERAS_TOLERANCE = 5e-3
 
 
 @pytest.fixture(scope="module")
