@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-from tagger.features import file_windows
 from tagger.model import GenreModel
 from tagger.training import card, metrics
 from tagger.training.dataset import DatasetError, list_tracks, read_trained_on, select, track_key
@@ -40,6 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def score_tracks(model: GenreModel, paths: Sequence[Path]) -> list[np.ndarray]:
     """Window probabilities, (n_windows, n_genres), of each track."""
+    from tagger.features import file_windows  # SciPy's FFT: not for tagger-train --help
+
     features = model.settings.features
     return [model.predict(file_windows(p, features).mels) for p in paths]
 

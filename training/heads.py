@@ -20,7 +20,6 @@ import threading
 from collections.abc import Callable
 
 import numpy as np
-from scipy.optimize import minimize
 
 from tagger.head import Head, softmax
 
@@ -127,6 +126,8 @@ def train_softmax_head(x: np.ndarray, labels: np.ndarray, weights: np.ndarray, n
     Head
         Reads raw (not standardized) features; temperature 1.
     """
+    from scipy.optimize import minimize  # a fifth of a second: not for tagger-train --help
+
     x = np.asarray(x, dtype=np.float64)
     weights = np.asarray(weights, dtype=np.float64)
     mean = x.mean(axis=0) if standardize else np.zeros(x.shape[1])

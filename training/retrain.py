@@ -27,6 +27,7 @@ import re
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,10 +41,12 @@ from tagger.model import (
 from tagger.settings import ModelSettings
 from tagger.training import heads
 from tagger.training import labels as labelling
-from tagger.training.embeddings import FileEmbeddings
 from tagger.training.heads import Cancelled
 from tagger.training.labels import LabelError, LabelSet
 from tagger.training.model_folder import copy_network, now, write_model_folder
+
+if TYPE_CHECKING:  # embeddings imports the audio front end (SciPy's FFT): not for tagger-train --help
+    from tagger.training.embeddings import FileEmbeddings
 
 NAME = "retrain"
 HELP = "train a model on your own labelled files, so the tagger writes your genre names"
