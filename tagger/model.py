@@ -18,14 +18,20 @@ import importlib.util
 import json
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tagger.head import HEAD_FILE, Head, HeadError
 from tagger.settings import SETTINGS_FILE, ModelSettings
+
+if TYPE_CHECKING:  # the Keras runtime is optional (genre-tagger[train])
+    import keras
 
 NETWORK_FILE = "network.keras"
 # LiteRT copy of network.keras, named after the Keras file's hash so a stale copy is never used.
@@ -166,7 +172,7 @@ def _importable(module: str) -> bool:
         return False
 
 
-def _network_runtime(model_dir: Path, threads: int | None, runtime: str | None):
+def _network_runtime(model_dir: Path, threads: int | None, runtime: str | None) -> _KerasRuntime | _LiteRtRuntime:
     """The runtime that runs the folder's network: LiteRT when it can, else Keras.
 
     Raises
@@ -317,7 +323,7 @@ class GenreModel:
 
 
 @contextlib.contextmanager
-def native_stderr_silenced():
+def native_stderr_silenced() -> Iterator[None]:
     """Hide what TensorFlow's C++ start-up prints on file descriptor 2 (log noise, not errors)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.stderr.flush()
@@ -332,13 +338,13 @@ def native_stderr_silenced():
         os.close(devnull)
 
 
-def quiet_import(module: str):
+def quiet_import(module: str) -> ModuleType:
     """Import ``module`` (one that starts TensorFlow) with TensorFlow's C++ start-up chatter hidden."""
     with native_stderr_silenced():
         return importlib.import_module(module)
 
 
-def load_keras_model(path: Path, threads: int | None = None):
+def load_keras_model(path: Path, threads: int | None = None) -> keras.Model:
     """Load a ``.keras`` file in safe mode, with a user-facing error when that fails.
 
     Raises

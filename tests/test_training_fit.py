@@ -63,3 +63,14 @@ def test_fit_refuses_a_frequency_stride_below_one_in_one_line(tmp_path, capsys, 
     assert cli.main(["fit", str(tmp_path / "data"), "--out", str(tmp_path / "m"), option, "0"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and option in err
+
+
+def test_fit_never_replaces_a_folder_that_holds_something_else(tmp_path, capsys):
+    make_toy_dataset(tmp_path / "data")
+    music = tmp_path / "music"
+    music.mkdir()
+    (music / "song.flac").write_bytes(b"not a model")
+    assert cli.main(["fit", str(tmp_path / "data"), "--out", str(music), "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a model folder" in err
+    assert (music / "song.flac").read_bytes() == b"not a model"

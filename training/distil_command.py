@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tagger.model import quiet_import
 from tagger.training.dataset import DatasetError
+from tagger.training.model_folder import check_replaceable
 
 NAME = "distil"
 HELP = "distil a genre model (default: the shipped one) into a small fast CNN (needs genre-tagger[train])"
@@ -34,4 +35,5 @@ def run(args: argparse.Namespace) -> int:
     """Check the arguments, then distil."""
     if args.epochs < 1 or args.crops < 1:
         raise DatasetError("--epochs and --crops must be at least 1")
+    check_replaceable(args.out)  # before hours of training, not after
     return quiet_import("tagger.training.distil").run(args)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tagger.training.model_folder import NetworkWriter
+
 NAME = "export"
 HELP = "convert a model folder to a LiteRT network + NumPy head, or re-export its LiteRT copy (needs [train])"
 PROBE_WINDOWS = 8
@@ -46,7 +48,7 @@ def _parts(folder: Path, settings):
     return network, layout, head, keras_network.genre_model(network, head)
 
 
-def _keeping_other_files(folder: Path, write_network):
+def _keeping_other_files(folder: Path, write_network: NetworkWriter) -> NetworkWriter:
     """A network writer that also carries over the folder's files the writer does not make (trained_on.txt)."""
     from tagger.head import HEAD_FILE
     from tagger.model import CARD_FILE, LEGACY_FILE

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tagger.model import quiet_import
 from tagger.training.dataset import DatasetError
+from tagger.training.model_folder import check_replaceable
 from tagger.training.recipe import (
     DEFAULT_FREQUENCY_STRIDE, DEFAULT_TEMPORAL_FILTERS, DEFAULT_TIMBRAL_FILTERS, DEFAULT_TIMBRAL_RANK,
     DEFAULT_TIME_STRIDE, STEPS_PER_EPOCH,
@@ -64,5 +65,6 @@ def run(args: argparse.Namespace) -> int:
         raise DatasetError("--frequency-stride, --time-stride and --temporal-frequency-stride must be at least 1")
     if args.base == "musicnn" and args.checkpoint is None:
         raise DatasetError("--base musicnn needs --checkpoint DIR (see training/musicnn_port.py)")
+    check_replaceable(args.out)  # before hours of training, not after
     recipe = "tagger.training.transfer" if args.base == "musicnn" else "tagger.training.fit"
     return quiet_import(recipe).run(args)

@@ -20,7 +20,7 @@ from tagger.model import (
     LAYOUT_FILE, NETWORK_FILE, RUNTIME_PATTERN, ModelError, native_stderr_silenced, runtime_file,
 )
 from tagger.settings import ModelSettings
-from tagger.training.model_folder import write_model_folder
+from tagger.training.model_folder import NetworkWriter, write_model_folder
 
 # A layer a later head may read besides the genre head's own input (musicnn's 200-unit embedding).
 EXTRA_FEATURE_LAYERS = ("penultimate",)
@@ -40,7 +40,7 @@ def final_dense(model: keras.Model) -> keras.layers.Dense:
     raise ModelError(f"{model.name}: no Dense layer to put a genre head in place of")
 
 
-def model_input(model: keras.Model):
+def model_input(model: keras.Model) -> keras.KerasTensor:
     """The single input tensor of a model (a genre model takes one batch of windows)."""
     if len(model.inputs) != 1:
         raise ModelError(f"{model.name}: a genre model has one input, this one has {len(model.inputs)}")
@@ -93,7 +93,7 @@ def split_genre_model(model: keras.Model, temperature: float = 1.0) -> tuple[ker
     return network, layout, head_of(model, feature, temperature)
 
 
-def network_writer(network: keras.Model, layout: dict[str, tuple[int, int]]):
+def network_writer(network: keras.Model, layout: dict[str, tuple[int, int]]) -> NetworkWriter:
     """A writer for :func:`tagger.training.model_folder.write_model_folder`: network.keras, LiteRT copy, layout."""
 
     def write(folder: Path) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 
 from tagger.head import Head
 from tagger.model import CARD_FILE, LAYOUT_FILE, NETWORK_FILE, GenreModel, ModelError, runtime_file
-from tagger.settings import ModelSettings
+from tagger.settings import SETTINGS_FILE, ModelSettings
 
 TRAINING_FILE = "training.json"
 # Largest difference of a reloaded model's probabilities from the trained one's (LiteRT vs Keras float32).
@@ -78,9 +78,11 @@ def write_model_folder(target: Path, write_network: NetworkWriter, head: Head, s
     Raises
     ------
     ModelError
-        When the saved folder does not load or does not predict what was trained; nothing is replaced.
+        When ``target`` holds something other than a model, or the saved folder does not load or does
+        not predict what was trained; nothing is replaced then.
     """
     target = Path(target)
+    check_replaceable(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.parent / f".{target.name}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
@@ -96,6 +98,12 @@ def write_model_folder(target: Path, write_network: NetworkWriter, head: Head, s
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def check_replaceable(target: Path) -> None:
+    """Only a model folder (or an empty one) is ever replaced: ``--out ~/Music`` must not take the music."""
+    if target.exists() and not (target / SETTINGS_FILE).is_file() and (not target.is_dir() or any(target.iterdir())):
+        raise ModelError(f"{target} exists and is not a model folder: choose a new folder for the model")
 
 
 def _check_reloaded(folder: Path, probe: np.ndarray, expected: np.ndarray) -> None:
