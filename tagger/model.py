@@ -339,9 +339,20 @@ def native_stderr_silenced() -> Iterator[None]:
 
 
 def quiet_import(module: str) -> ModuleType:
-    """Import ``module`` (one that starts TensorFlow) with TensorFlow's C++ start-up chatter hidden."""
-    with native_stderr_silenced():
-        return importlib.import_module(module)
+    """Import ``module`` (one that starts TensorFlow) with TensorFlow's C++ start-up chatter hidden.
+
+    Raises
+    ------
+    ModelError
+        When TensorFlow or Keras is not installed, naming the extra that brings them.
+    """
+    try:
+        with native_stderr_silenced():
+            return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("keras", "tensorflow"):
+            raise
+        raise ModelError(f"this command trains networks with TensorFlow, which is not installed: {TRAIN_EXTRA}") from None
 
 
 def load_keras_model(path: Path, threads: int | None = None) -> keras.Model:

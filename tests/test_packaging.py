@@ -91,3 +91,21 @@ def test_tagging_and_the_train_command_line_import_no_tensorflow() -> None:
     run = subprocess.run([sys.executable, "-c", LEAN_IMPORTS], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("command", [["fit", "DATA", "--out", "OUT"], ["distil", "DATA", "--out", "OUT"],
+                                     ["export", "default"]])
+def test_a_training_command_without_tensorflow_names_the_extra(command, tmp_path, monkeypatch, capsys) -> None:
+    from audio import make_toy_dataset
+    from tagger.training.cli import main
+
+    make_toy_dataset(tmp_path / "data")
+    for name in ("keras", "tensorflow"):
+        monkeypatch.setitem(sys.modules, name, None)  # as in an install without genre-tagger[train]
+    for module in ("tagger.training.fit", "tagger.training.transfer", "tagger.training.distil",
+                   "tagger.training.keras_network"):
+        monkeypatch.delitem(sys.modules, module, raising=False)
+    args = [str(tmp_path / "data") if a == "DATA" else str(tmp_path / "out") if a == "OUT" else a for a in command]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "genre-tagger[train]" in err
