@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
 
@@ -143,3 +144,17 @@ def test_a_folder_saved_by_the_older_version_names_the_command_that_converts_it(
     assert (old / "trained_on.txt").is_file()  # what the writer does not make is carried over
     windows = np.random.default_rng(2).uniform(0, 4, (6, 250, 96)).astype(np.float32)
     np.testing.assert_allclose(converted.predict(windows), genre_model.predict(windows), atol=1e-5)
+
+
+def test_where_litert_has_no_wheel_keras_runs_the_network_or_the_error_names_the_extra(genre_model,
+                                                                                         monkeypatch) -> None:
+    from tagger.model import ModelError
+
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # as on a platform without a LiteRT wheel
+    fallback = GenreModel.load(str(genre_model.path))
+    assert fallback.runtime == "keras"
+    windows = np.random.default_rng(3).uniform(0, 4, (3, 250, 96)).astype(np.float32)
+    np.testing.assert_allclose(fallback.predict(windows), genre_model.predict(windows), atol=1e-4)
+    monkeypatch.setitem(sys.modules, "keras", None)  # ... and without genre-tagger[train]
+    with pytest.raises(ModelError, match=r"LiteRT has no wheel.*genre-tagger\[train\]"):
+        GenreModel.load(str(genre_model.path))
