@@ -18,6 +18,18 @@ from tagger.training.recipe import (
     DEFAULT_TIME_STRIDE, STEPS_PER_EPOCH,
 )
 
+# The integer options of the musicnn recipe: flag, default, what it sets, the value that turns it off.
+MUSICNN_OPTIONS = (
+    ("--timbral-filters", DEFAULT_TIMBRAL_FILTERS, "filters kept per timbral branch", "204 keeps all"),
+    ("--temporal-filters", DEFAULT_TEMPORAL_FILTERS, "filters kept per temporal branch", "51 keeps all"),
+    ("--timbral-rank", DEFAULT_TIMBRAL_RANK, "basis filters of each factorised timbral convolution",
+     "0 keeps them whole"),
+    ("--frequency-stride", DEFAULT_FREQUENCY_STRIDE, "evaluate the front end at every N-th Mel band, fine-tuned to "
+     "reproduce the full-resolution embedding", "1: off"),
+    ("--time-stride", DEFAULT_TIME_STRIDE, "evaluate the front end at every N-th frame, fine-tuned like "
+     "--frequency-stride", "1: off"),
+)
+
 NAME = "fit"
 HELP = "train a genre model on DATA_DIR/<genre>/ audio files (needs genre-tagger[train])"
 
@@ -34,26 +46,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="musicnn/MSD_musicnn folder of the musicnn package (for --base musicnn)")
     parser.add_argument("--cache", type=Path, metavar="FILE",
                         help="with --base musicnn: .npz file to reuse / store the window embeddings")
-    parser.add_argument("--timbral-filters", type=int, default=DEFAULT_TIMBRAL_FILTERS, metavar="N",
-                        help="with --base musicnn: filters kept per timbral branch "
-                             f"(default {DEFAULT_TIMBRAL_FILTERS}; 204 keeps all)")
-    parser.add_argument("--temporal-filters", type=int, default=DEFAULT_TEMPORAL_FILTERS, metavar="N",
-                        help="with --base musicnn: filters kept per temporal branch "
-                             f"(default {DEFAULT_TEMPORAL_FILTERS}; 51 keeps all)")
-    parser.add_argument("--timbral-rank", type=int, default=DEFAULT_TIMBRAL_RANK, metavar="N",
-                        help="with --base musicnn: basis filters of each factorised timbral convolution "
-                             f"(default {DEFAULT_TIMBRAL_RANK}; 0 keeps them whole)")
-    parser.add_argument("--frequency-stride", type=int, default=DEFAULT_FREQUENCY_STRIDE, metavar="N",
-                        help="with --base musicnn: evaluate the front end at every N-th Mel band, fine-tuned to "
-                             f"reproduce the full-resolution embedding (default {DEFAULT_FREQUENCY_STRIDE}; 1: off)")
-    parser.add_argument("--time-stride", type=int, default=DEFAULT_TIME_STRIDE, metavar="N",
-                        help="with --base musicnn: evaluate the front end at every N-th frame, fine-tuned like "
-                             f"--frequency-stride (default {DEFAULT_TIME_STRIDE}; 1: off)")
+    for flag, default, what, off in MUSICNN_OPTIONS:
+        parser.add_argument(flag, type=int, default=default, metavar="N",
+                            help=f"with --base musicnn: {what} (default {default}; {off})")
     parser.add_argument("--temporal-frequency-stride", type=int, metavar="N",
                         help="with --base musicnn: Mel-band stride of the temporal branches alone "
                              "(default: --frequency-stride)")
-
-
 
 
 def run(args: argparse.Namespace) -> int:
