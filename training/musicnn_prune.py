@@ -33,13 +33,6 @@ import numpy as np
 
 from tagger.training.musicnn_port import BN_EPSILON, FRONTEND_BRANCHES, MIDEND_FILTERS, build_musicnn
 
-# Kept per branch by default (musicnn has 204 timbral and 51 temporal filters per branch): the
-# smallest tried that lost no accuracy under the CV and valid-list protocols (see the model card).
-DEFAULT_TIMBRAL_FILTERS = 48
-DEFAULT_TEMPORAL_FILTERS = 16
-# Timbral basis filters: 16 ran 1.7x faster than unfactorised at the same valid-list accuracy and
-# one CV track fewer (model card).
-DEFAULT_TIMBRAL_RANK = 16
 PATCH_BATCH = 8
 PATCH_FRAME_STEP = 3
 STATS_BATCH = 64
@@ -180,6 +173,22 @@ def prune_musicnn(model: keras.Model, filters: Sequence[int], windows: np.ndarra
     frames, n_mels = model.input.shape[1:]
     pruned = build_musicnn(frames, n_mels, model.output.shape[-1], filters, timbral_rank)
 
+    kept_front, n_front = _copy_front_end(model, pruned, filters, importance, windows, timbral_rank)
+    _fold_dropped_front_end(model, pruned, stats, kept_front, n_front)
+    _fold_dropped_pooled(model, pruned, stats, kept_front, n_front)
+    unchanged = {"input_bn", "midend_0_bn", "midend_1", "midend_1_bn", "midend_2", "midend_2_bn",
+                 "penultimate", "tag_logits"}
+    for name in unchanged:
+        pruned.get_layer(name).set_weights(model.get_layer(name).get_weights())
+    return pruned
+
+
+def _copy_front_end(model: keras.Model, pruned: keras.Model, filters: Sequence[int], importance: np.ndarray,
+                    windows: np.ndarray, timbral_rank: int | None) -> tuple[np.ndarray, int]:
+    """Copy each branch's most important channels (factorised when asked) into ``pruned``.
+
+    Returns the kept channels' indices among all front-end channels, and the number of those.
+    """
     kept, offset = [], 0
     for branch, count in zip(FRONTEND_BRANCHES, filters):
         if not 0 < count <= branch.filters:
@@ -196,16 +205,26 @@ def prune_musicnn(model: keras.Model, filters: Sequence[int], windows: np.ndarra
         pruned.get_layer(bn).set_weights([w[order] for w in model.get_layer(bn).get_weights()])
         kept.append(order + offset)
         offset += branch.filters
-    kept_front = np.concatenate(kept)
-    dropped_front = np.setdiff1d(np.arange(offset), kept_front)
+    return np.concatenate(kept), offset
 
-    # A dropped channel held at its mean adds a constant to the mid-end conv (edge padding aside).
+
+def _fold_dropped_front_end(model: keras.Model, pruned: keras.Model, stats: ChannelStats,
+                            kept_front: np.ndarray, n_front: int) -> None:
+    """The mid-end conv reads the kept channels; a dropped one, held at its mean, becomes bias.
+
+    Exact but for edge padding.
+    """
+    dropped_front = np.setdiff1d(np.arange(n_front), kept_front)
     kernel, bias = model.get_layer("midend_0").get_weights()
     bias = bias + np.einsum("c,tcf->f", stats.front_mean[dropped_front], kernel[:, dropped_front, :])
     pruned.get_layer("midend_0").set_weights([kernel[:, kept_front, :], bias])
 
+
+def _fold_dropped_pooled(model: keras.Model, pruned: keras.Model, stats: ChannelStats,
+                         kept_front: np.ndarray, n_front: int) -> None:
+    """The pooled batch norm keeps the kept features; the dropped ones, at their means, go into the dense bias."""
     width = stats.pooled_mean.shape[0] // 2
-    kept_features = np.concatenate([kept_front, np.arange(offset, width)])  # mid-end outputs are all kept
+    kept_features = np.concatenate([kept_front, np.arange(n_front, width)])  # mid-end outputs are all kept
     kept_pooled = np.concatenate([kept_features, kept_features + width])
     dropped_pooled = np.setdiff1d(np.arange(2 * width), kept_pooled)
     bn_weights = model.get_layer("pooled_bn").get_weights()
@@ -214,12 +233,6 @@ def prune_musicnn(model: keras.Model, filters: Sequence[int], windows: np.ndarra
     held_constant = scale[dropped_pooled] * stats.pooled_mean[dropped_pooled] + shift[dropped_pooled]
     kernel, bias = model.get_layer("dense").get_weights()
     pruned.get_layer("dense").set_weights([kernel[kept_pooled], bias + held_constant @ kernel[dropped_pooled]])
-
-    unchanged = {"input_bn", "midend_0_bn", "midend_1", "midend_1_bn", "midend_2", "midend_2_bn",
-                 "penultimate", "tag_logits"}
-    for name in unchanged:
-        pruned.get_layer(name).set_weights(model.get_layer(name).get_weights())
-    return pruned
 
 
 def multiply_adds(frames: int, n_mels: int, filters: Sequence[int], timbral_rank: int | None = None,
