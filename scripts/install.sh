@@ -11,6 +11,8 @@ extras=()
 for arg in "$@"; do
     if [ "$arg" = --editable ]; then editable=(-e); else extras+=("$arg"); fi
 done
+# pip builds in the tree: a build/ left by an older checkout would ship the files it had then.
+rm -rf build
 spec=.
 [ ${#extras[@]} -gt 0 ] && spec=".[$(IFS=,; echo "${extras[*]}")]"
 .venv/bin/python -m pip install -q "${editable[@]}" "$spec"

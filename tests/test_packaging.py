@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -18,7 +19,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_wheel_holds_the_shipped_model_and_assets(tmp_path: Path) -> None:
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+    # Built from a copy without build/: setuptools reuses a stale build/lib, which would still hold
+    # files an older checkout had (a fresh clone, as in CI, has none).
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns("build", ".venv", "*.egg-info", "__pycache__", ".git"))
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
                            capture_output=True, text=True, timeout=600)
     assert built.returncode == 0, built.stderr
     (wheel,) = tmp_path.glob("genre_tagger-*.whl")
