@@ -17,7 +17,7 @@ import pytest
 
 pytest.importorskip("beets", reason="the [beets] extra is not installed")
 
-from audio import make_track  # noqa: E402
+from audio import make_track, music, write_audio  # noqa: E402
 from conftest import file_hash, test_model_name  # noqa: E402
 from mutagen.id3 import ID3  # noqa: E402
 
@@ -209,6 +209,17 @@ def test_a_damaged_file_is_logged_and_skipped_and_the_others_are_tagged(beets_li
     assert file_hash(whole) == damaged
     assert beets_library.genres()["cut.flac"] == []
     assert beets_library.genres()["good.flac"] == file_genres(beets_library.music)["good.flac"] != []
+
+
+def test_an_item_without_artist_or_title_is_named_by_its_file(beets_library):
+    beets_library.music.mkdir(parents=True, exist_ok=True)
+    untagged = write_audio(beets_library.music / "untagged.flac", music(6.0, 44100, 1, seed=3), 44100)
+    beets_library.import_music()
+
+    done = beets_library.beet("genretag", "-p", "--min-confidence", "0")
+
+    assert_clean(done)
+    assert f"{untagged}: (none) -> " in done.stdout
 
 
 def test_undo_puts_the_last_runs_genres_back_in_files_and_database(beets_library):

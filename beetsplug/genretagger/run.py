@@ -130,7 +130,7 @@ class GenretagRun:
     def _handle(self, item: Item, result: Classification) -> str:
         """Decide and apply the genre of one item; returns its outcome."""
         if result.decision is None:
-            self.log.warning("{}: skipped: {}", item, result.error or "cannot analyse")
+            self.log.warning("{}: skipped: {}", item_name(item), result.error or "cannot analyse")
             return "error"
         decision = result.decision
         separator = self.options.separator
@@ -141,12 +141,12 @@ class GenretagRun:
         else:
             status, message = choose_status(decision, existing, new, self.policy)
         if status not in ("tagged", "would-tag"):
-            self.log.info("{}: {}", item, KEPT_EXISTING if status == "kept-existing" else message)
+            self.log.info("{}: {}", item_name(item), KEPT_EXISTING if status == "kept-existing" else message)
             return status
         if status == "tagged":
             status = self._apply(item, values_for(new, separator))
         if status != "error":
-            ui.print_(f"{item}: {_shown(existing, separator)} -> {_shown(new, separator)}"
+            ui.print_(f"{item_name(item)}: {_shown(existing, separator)} -> {_shown(new, separator)}"
                       f" ({confidence_text(decision.confidence)})")
         return status
 
@@ -154,7 +154,7 @@ class GenretagRun:
         try:
             stamp = change_genres(self.state, self.run_id, item, values, self.options.write)
         except ChangeError as exc:
-            self.log.warning("{}: skipped: {}", item, exc)
+            self.log.warning("{}: skipped: {}", item_name(item), exc)
             return "error"
         # Our own write changed the file's size and mtime: the stored result is still this file's.
         self.state.restamp_result(Path(os.fsdecode(item.path)), self.model.model_id, stamp.size, stamp.mtime_ns)
@@ -252,16 +252,24 @@ def _undo_entry(lib: Library, state: State, undo_id: int, entry: JournalEntry, o
         log.warning("{}: not restored: no longer in the library", entry.path)
         return "skipped"
     if library_values(item) != entry.after[LIBRARY_KEY]:
-        log.warning("{}: not restored: its genre changed since that run", item)
+        log.warning("{}: not restored: its genre changed since that run", item_name(item))
         return "skipped"
     try:
         change_genres(state, undo_id, item, entry.before[LIBRARY_KEY], options.write)
     except ChangeError as exc:
-        log.warning("{}: not restored: {}", item, exc)
+        log.warning("{}: not restored: {}", item_name(item), exc)
         return "skipped"
     changed, restored = entry.after[LIBRARY_KEY], entry.before[LIBRARY_KEY]
-    ui.print_(f"{item}: {_shown(changed, options.separator)} -> {_shown(restored, options.separator)}")
+    ui.print_(f"{item_name(item)}: {_shown(changed, options.separator)} -> {_shown(restored, options.separator)}")
     return "restored"
+
+
+def item_name(item: Item) -> str:
+    """How an item is named in output: beets' own format, or its file when it has no artist and title.
+
+    beets formats an untagged item as " -  - ", which names nothing the user can find.
+    """
+    return str(item) if item.artist or item.title else os.fsdecode(item.path)
 
 
 def _shown(genres: list[str], separator: str) -> str:
