@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtWidgets import QComboBox, QStyledItemDelegate, QStyleOptionViewItem, QWidget
+from PySide6.QtGui import QFontMetrics
+from PySide6.QtWidgets import QApplication, QComboBox, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 
 class GenreDelegate(QStyledItemDelegate):
@@ -30,8 +31,41 @@ class GenreDelegate(QStyledItemDelegate):
 
 
 class SentenceDelegate(QStyledItemDelegate):
-    """Cuts a sentence that does not fit at its end: the table elides in the middle, which suits paths."""
+    """Cuts text that does not fit at its end, where it matters least: names and sentences are read from the start."""
 
     def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
         super().initStyleOption(option, index)
         option.textElideMode = Qt.TextElideMode.ElideRight
+
+
+class FileNameDelegate(SentenceDelegate):
+    """Cuts a path that does not fit before its extension ("Bill Evans Trio - Wal….flac"): the format stays in view."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+        super().initStyleOption(option, index)
+        room = option.rect.width() - _text_margins(option)
+        option.text = elide_keeping_extension(option.text, option.fontMetrics, room)
+
+
+def elide_keeping_extension(text: str, metrics: QFontMetrics, width: int) -> str:
+    """``text`` cut at the end of its stem to fit ``width`` pixels, its extension (".flac") kept whole.
+
+    Parameters
+    ----------
+    width : int
+        Room for the text, in pixels.
+    """
+    if width <= 0 or metrics.horizontalAdvance(text) <= width:
+        return text
+    stem, dot, extension = text.rpartition(".")
+    if not dot or "/" in extension or len(extension) > 5:  # no extension to keep
+        return metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
+    extension = dot + extension
+    stem_room = width - metrics.horizontalAdvance(extension)
+    return metrics.elidedText(stem, Qt.TextElideMode.ElideRight, stem_room) + extension
+
+
+def _text_margins(option: QStyleOptionViewItem) -> int:
+    # The item view draws text inside the focus frame's margin (plus one pixel) on each side.
+    style = option.widget.style() if option.widget else QApplication.style()
+    return 2 * (style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, option, option.widget) + 1)
