@@ -174,6 +174,8 @@ def test_review_write_and_undo(qtbot, window, library, monkeypatch):
     assert rows["tagged.flac"].current == ["Polka"] and rows["tagged.flac"].status == DIFFERS
     assert rows["new_ogg.ogg"].status == NEW and rows["new_ogg.ogg"].current == []
     assert "put back" in window.statusBar().currentMessage()
+    # The user took those genres back: retraining from reviews no longer learns them.
+    assert {Path(p).name for p, _, _ in state.labels()} == set()
 
 
 def own_genre_library(folder: Path) -> Path:
