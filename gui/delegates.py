@@ -39,12 +39,33 @@ class SentenceDelegate(QStyledItemDelegate):
 
 
 class FileNameDelegate(SentenceDelegate):
-    """Cuts a path that does not fit before its extension ("Bill Evans Trio - Wal….flac"): the format stays in view."""
+    """Cuts a path that does not fit in its folders first, then before its extension: the name and format stay in view.
+
+    "Live Sets – Ün…/Classic Rock Anthem (Remastered 2011).flac", "Bill Evans Trio – Wal….flac".
+    """
 
     def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
         super().initStyleOption(option, index)
-        room = option.rect.width() - _text_margins(option)
-        option.text = elide_keeping_extension(option.text, option.fontMetrics, room)
+        option.text = elide_path(option.text, option.fontMetrics, _text_width(option))
+
+
+def elide_path(text: str, metrics: QFontMetrics, width: int) -> str:
+    """``text`` (a relative path) cut to fit ``width`` pixels: its folders first, then its file name's stem.
+
+    Parameters
+    ----------
+    width : int
+        Room for the text, in pixels.
+    """
+    if width <= 0 or metrics.horizontalAdvance(text) <= width:
+        return text
+    folders, slash, name = text.rpartition("/")
+    if not slash:
+        return elide_keeping_extension(name, metrics, width)
+    folder_room = width - metrics.horizontalAdvance(slash + name)
+    if metrics.horizontalAdvance("…") < folder_room:
+        return metrics.elidedText(folders, Qt.TextElideMode.ElideRight, folder_room) + slash + name
+    return "…/" + elide_keeping_extension(name, metrics, width - metrics.horizontalAdvance("…/"))
 
 
 def elide_keeping_extension(text: str, metrics: QFontMetrics, width: int) -> str:
@@ -58,14 +79,17 @@ def elide_keeping_extension(text: str, metrics: QFontMetrics, width: int) -> str
     if width <= 0 or metrics.horizontalAdvance(text) <= width:
         return text
     stem, dot, extension = text.rpartition(".")
-    if not dot or "/" in extension or len(extension) > 5:  # no extension to keep
+    if not dot or len(extension) > 5:  # no extension to keep
         return metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
     extension = dot + extension
     stem_room = width - metrics.horizontalAdvance(extension)
     return metrics.elidedText(stem, Qt.TextElideMode.ElideRight, stem_room) + extension
 
 
-def _text_margins(option: QStyleOptionViewItem) -> int:
-    # The item view draws text inside the focus frame's margin (plus one pixel) on each side.
+def _text_width(option: QStyleOptionViewItem) -> int:
+    """Pixels the item view has for a cell's text, as the style lays the cell out."""
     style = option.widget.style() if option.widget else QApplication.style()
-    return 2 * (style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, option, option.widget) + 1)
+    text_rect = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, option, option.widget)
+    # The style draws the text inside that rectangle less the focus frame's margin (plus one pixel) on each side.
+    margin = style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, option, option.widget) + 1
+    return text_rect.width() - 2 * margin

@@ -26,9 +26,9 @@ from tagger.gui.details import DetailsPane
 from tagger.gui.review import (REVIEW_SOURCE, UndoSummary, WriteCounts, WriteResult, bulk_accepts, policy_for,
                                review_labels, undo_last_write, unreadable_folder_reason, write_rows)
 from tagger.gui.settings_dialog import SettingsDialog
-from tagger.gui.table_model import (COL_ACCEPT, COL_ARTIST, COL_CURRENT, COL_FILE, COL_NOTE, COL_SUGGESTED, COL_TITLE,
-                                    DIFFERS, ERROR, NEW, ROW_ROLE, SAME, STATUSES, WRITTEN, TrackFilter, TrackRow,
-                                    TrackTableModel)
+from tagger.gui.table_model import (COL_ACCEPT, COL_ARTIST, COL_CURRENT, COL_FILE, COL_NOTE, COL_STATUS, COL_SUGGESTED,
+                                    COL_TITLE, DIFFERS, ERROR, NEW, ROW_ROLE, SAME, STATUSES, WRITTEN, TrackFilter,
+                                    TrackRow, TrackTableModel)
 from tagger.gui.worker import ClassifyWorker, TaskWorker
 
 APP_TITLE = "Genre Tagger"
@@ -38,6 +38,8 @@ FIT_ROWS = 200
 NAME_COLUMNS = (COL_FILE, COL_ARTIST, COL_TITLE)
 # Widest a short column is fitted to, in em; longer genres and notes are elided (full text in the tooltip).
 _MAX_WIDTH_EM = {COL_CURRENT: 14, COL_SUGGESTED: 14, COL_NOTE: 20}
+# Width a file name, an artist and a title usually need, in em (the columns are fitted to the first rows).
+_USUAL_NAME_EM = {COL_FILE: 30, COL_ARTIST: 12, COL_TITLE: 14}
 # Where the column widths the user chose are remembered (QSettings key).
 COLUMN_WIDTHS_KEY = "column_widths"
 MAX_RECENT = 8
@@ -231,7 +233,7 @@ class MainWindow(QMainWindow):
             self.table.addAction(act)
         self._fitting = False
         self._fixed_widths: dict[int, int] = {}
-        self._name_weights: dict[int, int] = {}
+        self._name_wanted: dict[int, int] = {}
         self._user_sized_columns = self._restore_column_widths()
         self.table.horizontalHeader().sectionResized.connect(self._column_resized)
         self.table.viewport().installEventFilter(self)
@@ -301,33 +303,44 @@ class MainWindow(QMainWindow):
     def _fit_columns(self) -> None:
         """Fit the columns to the first rows shown, unless the user sized them; kept while the rest load.
 
-        The short columns get their content's width (Current, Suggested and Note up to a
-        limit); File, Artist and Title share what is left (see :meth:`_share_name_width`).
+        The short columns get their content's width, and at least what their usual values
+        need (any status, any genre the model names, a short note) so that later rows fit
+        too, up to a limit; File, Artist and Title share what is left (see :meth:`_share_name_width`).
         """
         if self._user_sized_columns or not self.table_model.rowCount():
             return
         em = self.fontMetrics().horizontalAdvance("M")
         content = self._content_widths()
-        self._fixed_widths = {col: max(self._header_width(col),
-                                       min(content[col] + em, _MAX_WIDTH_EM.get(col, 1000) * em))
+        usual = self._usual_widths()
+        self._fixed_widths = {col: max(self._header_width(col), min(max(content[col], usual.get(col, 0)) + em,
+                                                                    _MAX_WIDTH_EM.get(col, 1000) * em))
                               for col in range(self.table_model.columnCount()) if col not in NAME_COLUMNS}
-        self._name_weights = {col: min(content[col] + em, 60 * em) for col in NAME_COLUMNS}
+        # The first rows can be a handful of short names: each name column wants at least a usual width.
+        self._name_wanted = {col: max(content[col] + em, _USUAL_NAME_EM[col] * em) for col in NAME_COLUMNS}
         self._share_name_width()
 
+    def _usual_widths(self) -> dict[int, int]:
+        """Room for values any row may show later: every status, every genre offered, a short note; in pixels."""
+        metrics = QFontMetrics(self.table.font())
+
+        def widest(texts: list[str] | tuple[str, ...]) -> int:
+            return max((metrics.horizontalAdvance(text) for text in texts), default=0)
+
+        genres = widest(self.genre_delegate.genre_names)
+        return {COL_STATUS: widest(STATUSES), COL_SUGGESTED: genres, COL_CURRENT: genres,
+                COL_NOTE: widest(["replaced Hip-Hop", "genre put back by undo"])}
+
     def _share_name_width(self) -> None:
-        """Give File, Artist and Title the width the short columns leave, in proportion to their text.
+        """Give File, Artist and Title the width the short columns leave (see :func:`share_width`).
 
         So no horizontal scroll bar appears and no width is left empty; text that does not fit
         is elided at its end (the full value is in the tooltip).
         """
-        if self._user_sized_columns or not self._name_weights:
+        if self._user_sized_columns or not self._name_wanted:
             return
-        em = self.fontMetrics().horizontalAdvance("M")
         spare = self.table.viewport().width() - sum(self._fixed_widths.values())
-        total = sum(self._name_weights.values())
-        widths = dict(self._fixed_widths)
-        for col, weight in self._name_weights.items():
-            widths[col] = max(self._header_width(col), 6 * em, spare * weight // total)
+        widths = self._fixed_widths | {col: max(self._header_width(col), width)
+                                       for col, width in share_width(spare, self._name_wanted).items()}
         self._fitting = True
         for col, width in widths.items():
             self.table.setColumnWidth(col, width)
@@ -413,7 +426,7 @@ class MainWindow(QMainWindow):
         self.details.show_row(None)
         self.stack.setCurrentIndex(1)
         self.table.setFocus()  # arrows, Space and Ctrl+S work at once
-        self._fixed_widths, self._name_weights = {}, {}  # fitted again to this library's first rows
+        self._fixed_widths, self._name_wanted = {}, {}  # fitted again to this library's first rows
         self._labels_at_open = review_labels(self.state, folder)
         model = self.model if self._model_name == self.config["model"] else None
         self.worker = ClassifyWorker(folder, self.config, self.state, model, rescan, self,
@@ -582,7 +595,8 @@ class MainWindow(QMainWindow):
         rows = self.table_model.rows()
         accepted = sum(r.accepted for r in rows)
         errors = sum(r.status == ERROR for r in rows)
-        self.summary.setText(f"{len(rows)} file{'s' * (len(rows) != 1)} · {accepted} accepted" + (f" · {errors} errors" if errors else ""))
+        errors_text = f" · {errors} error{'s' * (errors != 1)}" if errors else ""
+        self.summary.setText(f"{_files(len(rows))} · {accepted} accepted{errors_text}")
 
     def _show_current(self, current: QModelIndex, _previous: QModelIndex = QModelIndex()) -> None:
         self.details.show_row(current.data(ROW_ROLE) if current.isValid() else None)
@@ -816,6 +830,30 @@ def _show_write_result(row: TrackRow, result: WriteResult) -> None:
         row.current, row.status, row.accepted, row.message = result.genres, SAME, False, result.message
     else:
         row.message = f"not written: {result.message}"
+
+
+def share_width(spare: int, wanted: dict[int, int]) -> dict[int, int]:
+    """Split ``spare`` pixels among columns that want ``wanted`` pixels each (column -> width).
+
+    A column that wants less than an equal share gets what it wants, and the rest
+    share what remains equally: a short artist name is shown whole rather than the
+    long file names taking everything. Width nobody needs is shared in proportion
+    to what each wants (rounding's pixels go to the first column).
+    """
+    widths: dict[int, int] = {}
+    waiting = sorted(wanted, key=wanted.get)
+    while waiting and wanted[waiting[0]] <= spare // len(waiting):
+        col = waiting.pop(0)
+        widths[col] = wanted[col]
+        spare -= wanted[col]
+    for col in waiting:
+        widths[col] = spare // len(waiting)
+    if not waiting:
+        total = sum(wanted.values())
+        shares = {col: spare * wanted[col] // total for col in wanted}
+        shares[next(iter(wanted))] += spare - sum(shares.values())
+        widths = {col: widths[col] + shares[col] for col in wanted}
+    return widths
 
 
 def _files(count: int) -> str:

@@ -608,8 +608,8 @@ def test_names_and_notes_are_cut_at_their_end(window):
         assert option.textElideMode == Qt.TextElideMode.ElideRight
 
 
-def test_file_names_are_cut_before_their_extension(window):
-    from tagger.gui.delegates import elide_keeping_extension
+def test_file_names_are_cut_in_their_folders_then_before_their_extension(window):
+    from tagger.gui.delegates import elide_keeping_extension, elide_path
 
     metrics = window.table.fontMetrics()
     name = "Bill Evans Trio – Waltz for Debby (Take 2) 日本語.flac"
@@ -617,6 +617,11 @@ def test_file_names_are_cut_before_their_extension(window):
     cut = elide_keeping_extension(name, metrics, width)
     assert cut.startswith("Bill Evans") and cut.endswith("….flac") and metrics.horizontalAdvance(cut) <= width
     assert elide_keeping_extension(name, metrics, 10 * width) == name
+    path = "Live Sets – Ünïcode Ordner/Classic Rock Anthem (Remastered 2011).flac"
+    cut = elide_path(path, metrics, metrics.horizontalAdvance(path) - 40)
+    assert cut.startswith("Live Sets") and cut.endswith("…/Classic Rock Anthem (Remastered 2011).flac")
+    narrow = elide_path(path, metrics, metrics.horizontalAdvance("…/Classic Rock….flac") + 2)
+    assert narrow.startswith("…/Classic") and narrow.endswith("….flac")
 
 
 def long_rows(count: int, start: int = 0, artist: str = "Ünïcode Artist") -> list:
@@ -640,6 +645,15 @@ def test_columns_keep_their_widths_while_rows_load_and_fill_the_width(window):
     # No horizontal scroll bar, and the names take the width the others leave.
     assert sum(widths) <= window.table.viewport().width()
     assert sum(widths) >= window.table.viewport().width() - len(NAME_COLUMNS)
+
+
+def test_short_names_are_shown_whole_and_long_ones_share_the_rest():
+    from tagger.gui.main_window import share_width
+
+    # File wants 900 px, Artist 120, Title 300, in 700 px: artist whole, the other two halves of the rest.
+    assert share_width(700, {1: 900, 2: 120, 3: 300}) == {2: 120, 1: 290, 3: 290}
+    # Room for all: the 80 px left over are shared in proportion.
+    assert share_width(700, {1: 400, 2: 120, 3: 100}) == {1: 453, 2: 135, 3: 112}
 
 
 def test_a_long_note_is_cut_at_a_limit(window):
