@@ -61,29 +61,20 @@ def elide_path(text: str, metrics: QFontMetrics, width: int) -> str:
         return text
     folders, slash, name = text.rpartition("/")
     if not slash:
-        return elide_keeping_extension(name, metrics, width)
+        return _elide_stem(name, metrics, width)
     folder_room = width - metrics.horizontalAdvance(slash + name)
     if metrics.horizontalAdvance("…") < folder_room:
         return metrics.elidedText(folders, Qt.TextElideMode.ElideRight, folder_room) + slash + name
-    return "…/" + elide_keeping_extension(name, metrics, width - metrics.horizontalAdvance("…/"))
+    return "…/" + _elide_stem(name, metrics, width - metrics.horizontalAdvance("…/"))
 
 
-def elide_keeping_extension(text: str, metrics: QFontMetrics, width: int) -> str:
-    """``text`` cut at the end of its stem to fit ``width`` pixels, its extension (".flac") kept whole.
-
-    Parameters
-    ----------
-    width : int
-        Room for the text, in pixels.
-    """
-    if width <= 0 or metrics.horizontalAdvance(text) <= width:
-        return text
-    stem, dot, extension = text.rpartition(".")
+def _elide_stem(name: str, metrics: QFontMetrics, width: int) -> str:
+    # A name that fits comes back whole: elidedText leaves text that fits as it is.
+    stem, dot, extension = name.rpartition(".")
     if not dot or len(extension) > 5:  # no extension to keep
-        return metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
-    extension = dot + extension
-    stem_room = width - metrics.horizontalAdvance(extension)
-    return metrics.elidedText(stem, Qt.TextElideMode.ElideRight, stem_room) + extension
+        return metrics.elidedText(name, Qt.TextElideMode.ElideRight, width)
+    stem_room = width - metrics.horizontalAdvance(dot + extension)
+    return metrics.elidedText(stem, Qt.TextElideMode.ElideRight, stem_room) + dot + extension
 
 
 def _text_width(option: QStyleOptionViewItem) -> int:

@@ -661,8 +661,8 @@ class MainWindow(QMainWindow):
             return
         question = "Put back the genres that the last write replaced?"
         if self.folder:  # a path is not broken across lines: it would read as two
-            question = (f"<p>Put back the genres that the last write in</p><p><nobr>{html.escape(str(self.folder))}"
-                        "</nobr></p><p>replaced?</p>")
+            question = ("<p>Put back the genres that the last write in</p>"
+                        f"<p style='white-space:pre'>{html.escape(str(self.folder))}</p><p>replaced?</p>")
         if not self._confirm("Undo Last Write", question):
             return
         self._start_task("Undoing the last write…", 0, lambda progress: undo_last_write(self.state, self.folder),

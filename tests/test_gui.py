@@ -609,14 +609,14 @@ def test_names_and_notes_are_cut_at_their_end(window):
 
 
 def test_file_names_are_cut_in_their_folders_then_before_their_extension(window):
-    from tagger.gui.delegates import elide_keeping_extension, elide_path
+    from tagger.gui.delegates import elide_path
 
     metrics = window.table.fontMetrics()
     name = "Bill Evans Trio – Waltz for Debby (Take 2) 日本語.flac"
     width = metrics.horizontalAdvance(name) // 2
-    cut = elide_keeping_extension(name, metrics, width)
+    cut = elide_path(name, metrics, width)
     assert cut.startswith("Bill Evans") and cut.endswith("….flac") and metrics.horizontalAdvance(cut) <= width
-    assert elide_keeping_extension(name, metrics, 10 * width) == name
+    assert elide_path(name, metrics, 10 * width) == name
     path = "Live Sets – Ünïcode Ordner/Classic Rock Anthem (Remastered 2011).flac"
     cut = elide_path(path, metrics, metrics.horizontalAdvance(path) - 40)
     assert cut.startswith("Live Sets") and cut.endswith("…/Classic Rock Anthem (Remastered 2011).flac")
