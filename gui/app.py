@@ -20,7 +20,7 @@ from tagger.native_log import native_stderr_to
 from tagger.paths import data_dir
 
 ERROR_LOG = "gui-errors.log"
-# In the data folder: what C libraries printed while the window ran (see tagger.native_log).
+# In the data folder: what C libraries (decoders, Qt multimedia) printed while the window ran (see tagger.native_log).
 DECODER_LOG = "gui-decoder-messages.log"
 
 
@@ -82,13 +82,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setWindowIcon(icon)
     install_excepthook()
 
-    from tagger.gui.main_window import MainWindow  # after QApplication: widgets need it
-
-    window = MainWindow(icon=icon)
-    window.show()
-    # Qt has started (its own start-up errors reached the terminal); from here on, what decoders print
-    # about damaged files goes to a log: the window already shows each file's reason.
+    # Qt has started (its own start-up errors reached the terminal); from here on, what C libraries print
+    # goes to a log: Qt multimedia's notes on missing backends ("Couldn't load pipewire-0.3", printed when
+    # QtMultimedia is imported) and the decoders' notes on damaged files, whose reasons the window shows.
     with native_stderr_to(data_dir() / DECODER_LOG):
+        from tagger.gui.main_window import MainWindow  # after QApplication: widgets need it
+
+        window = MainWindow(icon=icon)
+        window.show()
         if args.folder is not None:
             window.open_folder(args.folder)
         return app.exec()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtWidgets import QComboBox, QStyledItemDelegate, QStyleOptionViewItem, QWidget
+from PySide6.QtGui import QFontMetrics
+from PySide6.QtWidgets import QApplication, QComboBox, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 
 class GenreDelegate(QStyledItemDelegate):
@@ -30,8 +31,56 @@ class GenreDelegate(QStyledItemDelegate):
 
 
 class SentenceDelegate(QStyledItemDelegate):
-    """Cuts a sentence that does not fit at its end: the table elides in the middle, which suits paths."""
+    """Cuts text that does not fit at its end, where it matters least: names and sentences are read from the start."""
 
     def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
         super().initStyleOption(option, index)
         option.textElideMode = Qt.TextElideMode.ElideRight
+
+
+class FileNameDelegate(SentenceDelegate):
+    """Cuts a path that does not fit in its folders first, then before its extension: the name and format stay in view.
+
+    "Live Sets – Ün…/Classic Rock Anthem (Remastered 2011).flac", "Bill Evans Trio – Wal….flac".
+    """
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+        super().initStyleOption(option, index)
+        option.text = elide_path(option.text, option.fontMetrics, _text_width(option))
+
+
+def elide_path(text: str, metrics: QFontMetrics, width: int) -> str:
+    """``text`` (a relative path) cut to fit ``width`` pixels: its folders first, then its file name's stem.
+
+    Parameters
+    ----------
+    width : int
+        Room for the text, in pixels.
+    """
+    if width <= 0 or metrics.horizontalAdvance(text) <= width:
+        return text
+    folders, slash, name = text.rpartition("/")
+    if not slash:
+        return _elide_stem(name, metrics, width)
+    folder_room = width - metrics.horizontalAdvance(slash + name)
+    if metrics.horizontalAdvance("…") < folder_room:
+        return metrics.elidedText(folders, Qt.TextElideMode.ElideRight, folder_room) + slash + name
+    return "…/" + _elide_stem(name, metrics, width - metrics.horizontalAdvance("…/"))
+
+
+def _elide_stem(name: str, metrics: QFontMetrics, width: int) -> str:
+    # A name that fits comes back whole: elidedText leaves text that fits as it is.
+    stem, dot, extension = name.rpartition(".")
+    if not dot or len(extension) > 5:  # no extension to keep
+        return metrics.elidedText(name, Qt.TextElideMode.ElideRight, width)
+    stem_room = width - metrics.horizontalAdvance(dot + extension)
+    return metrics.elidedText(stem, Qt.TextElideMode.ElideRight, stem_room) + dot + extension
+
+
+def _text_width(option: QStyleOptionViewItem) -> int:
+    """Pixels the item view has for a cell's text, as the style lays the cell out."""
+    style = option.widget.style() if option.widget else QApplication.style()
+    text_rect = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, option, option.widget)
+    # The style draws the text inside that rectangle less the focus frame's margin (plus one pixel) on each side.
+    margin = style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, option, option.widget) + 1
+    return text_rect.width() - 2 * margin

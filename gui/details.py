@@ -20,6 +20,7 @@ except ImportError:
     QMediaPlayer = None
 
 # One colour per genre, in the model's output order (Tableau 10 with its grey replaced: grey reads as "empty").
+# Qualitative: the timeline draws them solid, so no two genres meet at any confidence.
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
            "#1b3a6b")
 
@@ -29,10 +30,12 @@ def genre_colour(index: int) -> QColor:
 
 
 class Timeline(QWidget):
-    """A strip with one cell per analysed window, coloured by that window's most likely genre.
+    """A strip with one bar per analysed window, coloured by that window's most likely genre.
 
-    The cell's opacity follows the window's confidence, so a track that changes
-    style half way, or one the model is unsure about, shows at a glance.
+    The bar's height follows the window's confidence, so a track that changes
+    style half way, or one the model is unsure about, shows at a glance; the
+    colour stays solid, so each genre keeps its own colour at every confidence
+    (a pale red would read as the pink of another genre).
     """
 
     def __init__(self, parent=None) -> None:
@@ -41,11 +44,11 @@ class Timeline(QWidget):
         self._top = np.zeros(0, dtype=int)
         self._confidence = np.zeros(0)
         self._window_seconds = 0.0
-        self.setMinimumHeight(28)
+        self.setMinimumHeight(36)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
     def sizeHint(self) -> QSize:
-        return QSize(240, 28)
+        return QSize(240, 36)
 
     def set_windows(self, window_probs: np.ndarray, window_starts: np.ndarray, window_seconds: float) -> None:
         self._starts = np.asarray(window_starts, dtype=float)
@@ -73,15 +76,15 @@ class Timeline(QWidget):
         end = float(self._starts[-1]) + self._window_seconds
         scale = rect.width() / end if end > 0 else 0.0
         painter.setPen(Qt.PenStyle.NoPen)
+        full_height = rect.height() - 2
         for i, start in enumerate(self._starts):
             right = self._starts[i + 1] if i + 1 < len(self._starts) else end
-            colour = genre_colour(int(self._top[i]))
-            colour.setAlphaF(0.35 + 0.65 * float(self._confidence[i]))
-            painter.setBrush(colour)
-            # Whole pixels, so neighbouring cells meet without anti-aliased seams.
+            painter.setBrush(genre_colour(int(self._top[i])))
+            # Whole pixels, so neighbouring bars meet without anti-aliased seams; a bar stands on the bottom edge.
             left = round(rect.left() + start * scale)
-            painter.drawRect(QRectF(left, rect.top() + 1, round(rect.left() + right * scale) - left,
-                                    rect.height() - 2))
+            height = max(2, round(full_height * float(self._confidence[i])))
+            painter.drawRect(QRectF(left, rect.bottom() - 1 - height, round(rect.left() + right * scale) - left,
+                                    height))
 
 
 class DetailsPane(QWidget):
@@ -95,6 +98,17 @@ class DetailsPane(QWidget):
         self._path: Path | None = None
         self._player = None
 
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._build_header())
+        layout.addWidget(self.subtitle)
+        layout.addWidget(self._build_info())
+        layout.addWidget(self._build_top_genres())
+        layout.addWidget(self._build_timeline())
+        layout.addStretch(1)
+        self.show_row(None)
+
+    def _build_header(self) -> QHBoxLayout:
+        """The track's title beside the play button, and the artist and path below (``self.subtitle``)."""
         self.title = QLabel("No track selected")
         self.title.setWordWrap(True)
         font = self.title.font()
@@ -113,7 +127,10 @@ class DetailsPane(QWidget):
         header = QHBoxLayout()
         header.addWidget(self.title, 1)
         header.addWidget(self.play_button, 0, Qt.AlignmentFlag.AlignTop)
+        return header
 
+    def _build_top_genres(self) -> QGroupBox:
+        """Three genre names with probability bars."""
         self.top_box = top_box = QGroupBox("Most likely genres")
         self._bars = QGridLayout(top_box)
         self._bar_labels: list[QLabel] = []
@@ -127,7 +144,10 @@ class DetailsPane(QWidget):
             self._bar_labels.append(label)
             self._bar_values.append(bar)
         self._bars.setColumnStretch(1, 1)
+        return top_box
 
+    def _build_timeline(self) -> QGroupBox:
+        """The per-window strip, its caption and its legend."""
         self.timeline_box = timeline_box = QGroupBox("Prediction along the track")
         timeline_layout = QVBoxLayout(timeline_box)
         self.timeline = Timeline()
@@ -139,7 +159,10 @@ class DetailsPane(QWidget):
         timeline_layout.addWidget(self.timeline)
         timeline_layout.addWidget(self.timeline_caption)
         timeline_layout.addWidget(self.legend)
+        return timeline_box
 
+    def _build_info(self) -> QWidget:
+        """The file's current genre and its review status."""
         self.info_widget = QWidget()
         self.info = QFormLayout(self.info_widget)
         self.info.setContentsMargins(0, 0, 0, 0)
@@ -148,15 +171,7 @@ class DetailsPane(QWidget):
         self.info_status.setWordWrap(True)
         self.info.addRow("Current genre:", self.info_current)
         self.info.addRow("Status:", self.info_status)
-
-        layout = QVBoxLayout(self)
-        layout.addLayout(header)
-        layout.addWidget(self.subtitle)
-        layout.addWidget(self.info_widget)
-        layout.addWidget(top_box)
-        layout.addWidget(timeline_box)
-        layout.addStretch(1)
-        self.show_row(None)
+        return self.info_widget
 
     def set_model(self, genre_ids: tuple[str, ...], name_of: Callable[[str], str], window_seconds: float) -> None:
         """Genres in output order (for colours), how to name them, and the analysis window length."""
@@ -182,7 +197,7 @@ class DetailsPane(QWidget):
         self.title.setText(row.title or row.path.name)
         self.subtitle.setText(" · ".join(s for s in (row.artist, row.relpath) if s))
         self.info_current.setText(row.current_text or "(none)")
-        self.info_status.setText(f"{row.status}: {row.message}" if row.message else row.status)
+        self.info_status.setText(f"{row.status}: {row.note}" if row.note else row.status)
         decision = row.decision
         if decision is None:
             self._show_ranked([])
@@ -194,7 +209,7 @@ class DetailsPane(QWidget):
         self.timeline.set_windows(decision.window_probs, decision.window_starts, self._window_seconds)
         n = len(decision.window_starts)
         span = float(decision.window_starts[-1]) + self._window_seconds if n else 0.0
-        self.timeline_caption.setText(f"{n} windows over {span:.0f} s; paler = less sure")
+        self.timeline_caption.setText(f"{n} windows over {span:.0f} s; lower = less sure")
         self.legend.setText("  ".join(
             f'<span style="color:{genre_colour(i).name()}">&#9632;</span>&nbsp;{self._name_of(self._genre_ids[i])}'
             for i in self.timeline.top_genres() if i < len(self._genre_ids)))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import html
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QFont, QFontMetrics, QIcon, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSlider,
@@ -19,18 +21,27 @@ from tagger.model import GenreModel
 from tagger.state import State
 
 from tagger.gui.about import about_html
-from tagger.gui.delegates import GenreDelegate, SentenceDelegate
+from tagger.gui.delegates import FileNameDelegate, GenreDelegate, SentenceDelegate
 from tagger.gui.details import DetailsPane
-from tagger.gui.review import (UndoSummary, WriteResult, policy_for, undo_last_write, unreadable_folder_reason,
-                               write_rows)
+from tagger.gui.review import (REVIEW_SOURCE, UndoSummary, WriteCounts, WriteResult, bulk_accepts, policy_for,
+                               review_labels, undo_last_write, unreadable_folder_reason, write_rows)
 from tagger.gui.settings_dialog import SettingsDialog
-from tagger.gui.table_model import (COL_ACCEPT, COL_ARTIST, COL_FILE, COL_NOTE, COL_SUGGESTED, COL_TITLE, ERROR, NEW,
-                                    ROW_ROLE, STATUSES, WRITTEN, TrackFilter, TrackRow, TrackTableModel)
+from tagger.gui.table_model import (COL_ACCEPT, COL_ARTIST, COL_CURRENT, COL_FILE, COL_NOTE, COL_STATUS, COL_SUGGESTED,
+                                    COL_TITLE, DIFFERS, ERROR, NEW, ROW_ROLE, SAME, STATUSES, WRITTEN, TrackFilter,
+                                    TrackRow, TrackTableModel)
 from tagger.gui.worker import ClassifyWorker, TaskWorker
 
 APP_TITLE = "Genre Tagger"
 # Rows, from the top of the table as sorted, whose text the columns are fitted to.
 FIT_ROWS = 200
+# The free-text columns: they share the width the others leave.
+NAME_COLUMNS = (COL_FILE, COL_ARTIST, COL_TITLE)
+# Widest a short column is fitted to, in em; longer genres and notes are elided (full text in the tooltip).
+_MAX_WIDTH_EM = {COL_CURRENT: 14, COL_SUGGESTED: 14, COL_NOTE: 20}
+# Width a file name, an artist and a title usually need, in em (the columns are fitted to the first rows).
+_USUAL_NAME_EM = {COL_FILE: 30, COL_ARTIST: 12, COL_TITLE: 14}
+# Where the column widths the user chose are remembered (QSettings key).
+COLUMN_WIDTHS_KEY = "column_widths"
 MAX_RECENT = 8
 
 
@@ -53,7 +64,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         # Done here, not by the first decode in the worker: that import would freeze the window for ~1 s.
         load_front_end()
-        self.state = state or State()
+        self.state: State | None = state or State()  # None once the window is closed
         self.settings = settings or QSettings()
         self.config = self._load_config()
         self.folder: Path | None = None
@@ -62,6 +73,8 @@ class MainWindow(QMainWindow):
         self.worker: ClassifyWorker | None = None
         self._task: TaskWorker | None = None
         self._pending_open: tuple[Path, bool] | None = None
+        self._after_write: Callable[[], object] | None = None  # what to do once a write asked for on leaving ends
+        self._labels_at_open: dict[str, str] = {}  # the library's review labels before this visit changed them
         self._total = 0
         self._done = 0
         self._started = 0.0
@@ -110,6 +123,9 @@ class MainWindow(QMainWindow):
                                     "Do not write the selected rows")
         self.toggle_action = action("Toggle Accept", self._toggle_selected, "Space",
                                     "Accept or reject the selected rows")
+        self.bulk_accept_action = action("Accept &Shown Above Confidence", self.accept_above_threshold,
+                                         "Ctrl+Shift+A", "Accept the rows shown whose suggestion fills an empty "
+                                         "genre, at the slider's confidence or more")
         self.settings_action = action("&Settings…", self.edit_settings, QKeySequence.StandardKey.Preferences,
                                       "Model, minimum confidence, genre names")
         self.about_action = action("&About Genre Tagger", self.show_about)
@@ -124,8 +140,8 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         review_menu = self.menuBar().addMenu("&Review")
-        for act in (self.accept_action, self.reject_action, self.toggle_action, None, self.write_action,
-                    self.undo_action):
+        for act in (self.accept_action, self.reject_action, self.toggle_action, self.bulk_accept_action, None,
+                    self.write_action, self.undo_action):
             review_menu.addSeparator() if act is None else review_menu.addAction(act)
         # Tools: "Train from my labels" (training code, added separately) belongs here, beside Settings.
         self.tools_menu = self.menuBar().addMenu("&Tools")
@@ -145,12 +161,33 @@ class MainWindow(QMainWindow):
             toolbar.addSeparator() if act is None else toolbar.addAction(act)
 
     def _build_central(self) -> None:
+        """The placeholder shown before a folder is open, then the table beside the details pane."""
         self.stack = QStackedWidget()
         placeholder = QLabel("<h2>Open a music folder to start</h2>"
                              "<p>File ▸ Open Folder (Ctrl+O), a recent folder, or drop a folder on this window.</p>")
         placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.stack.addWidget(placeholder)
 
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addLayout(self._build_filters())
+        left_layout.addWidget(self._build_table(), 1)
+        left_layout.addLayout(self._build_review_bar())
+
+        self.details = DetailsPane()
+        self.splitter = QSplitter()
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.details)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 0)
+        self.splitter.setSizes([1040, 360])
+        self.stack.addWidget(self.splitter)
+        self.setCentralWidget(self.stack)
+        self.table_model.rowsInserted.connect(lambda: self.stack.setCurrentIndex(1))
+
+    def _build_filters(self) -> QHBoxLayout:
+        """The text, status and genre filters above the table."""
         self.search = QLineEdit()
         self.search.setPlaceholderText("Filter by file, artist or title")
         self.search.setClearButtonEnabled(True)
@@ -169,7 +206,10 @@ class MainWindow(QMainWindow):
         filters.addWidget(self.search, 1)
         filters.addWidget(self.status_filter)
         filters.addWidget(self.genre_filter)
+        return filters
 
+    def _build_table(self) -> QTableView:
+        """The review table, its delegates, its row shortcuts and its column widths."""
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
@@ -177,39 +217,49 @@ class MainWindow(QMainWindow):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keeps a path's file name in view
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked |
                                    QAbstractItemView.EditTrigger.EditKeyPressed)
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         self.genre_delegate = GenreDelegate(self.table)
         self.table.setItemDelegateForColumn(COL_SUGGESTED, self.genre_delegate)
-        self.note_delegate = SentenceDelegate(self.table)
-        self.table.setItemDelegateForColumn(COL_NOTE, self.note_delegate)
+        # Names are read from their start; a file name keeps its extension in view however narrow.
+        self.table.setItemDelegateForColumn(COL_FILE, FileNameDelegate(self.table))
+        self.text_delegate = SentenceDelegate(self.table)
+        for col in (COL_ARTIST, COL_TITLE, COL_CURRENT, COL_NOTE):
+            self.table.setItemDelegateForColumn(col, self.text_delegate)
         for act in (self.accept_action, self.reject_action, self.toggle_action):
             act.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)  # Space and letters stay normal elsewhere
             self.table.addAction(act)
-        self._size_columns()
-        self._user_sized_columns = False
         self._fitting = False
+        self._fixed_widths: dict[int, int] = {}
+        self._name_wanted: dict[int, int] = {}
+        self._user_sized_columns = self._restore_column_widths()
         self.table.horizontalHeader().sectionResized.connect(self._column_resized)
+        self.table.viewport().installEventFilter(self)
         self.table.selectionModel().currentRowChanged.connect(self._show_current)
         self.table_model.dataChanged.connect(self._refresh_details)
+        return self.table
 
+    def _build_review_bar(self) -> QHBoxLayout:
+        """Accept and reject, the confidence slider with bulk accept, the summary and Write Accepted."""
         self.threshold = QSlider(Qt.Orientation.Horizontal)
         self.threshold.setRange(0, 100)
         self.threshold.setValue(70)
         self.threshold.setFixedWidth(160)
         self.threshold_button = QPushButton()
-        self.threshold_button.setToolTip("Accept every row shown in the table whose confidence is at least this")
+        self.threshold_button.setToolTip(
+            "Accept the rows shown whose suggestion fills an empty genre, at this confidence or more "
+            f"({self.bulk_accept_action.shortcut().toString()}). Rows that would replace a genre join when "
+            "Settings overwrite existing genres, or when the status filter shows only 'differs'.")
         self.threshold.valueChanged.connect(
             lambda v: self.threshold_button.setText(f"Accept shown ≥ {v} %"))
         self.threshold.valueChanged.emit(self.threshold.value())
-        self.threshold_button.clicked.connect(self.accept_above_threshold)
-        accept_button, reject_button, write_button = QPushButton("Accept"), QPushButton("Reject"), QPushButton()
+        self.threshold_button.clicked.connect(self.bulk_accept_action.trigger)
+        accept_button, reject_button, write_button = (QPushButton("Accept"), QPushButton("Reject"),
+                                                      QPushButton("Write Accepted…"))
         accept_button.clicked.connect(self.accept_action.trigger)
         reject_button.clicked.connect(self.reject_action.trigger)
-        write_button.setText("Write Accepted…")
         write_button.clicked.connect(self.write_action.trigger)
         self.write_action.enabledChanged.connect(write_button.setEnabled)  # looks disabled when it is
         self.summary = QLabel()
@@ -224,34 +274,25 @@ class MainWindow(QMainWindow):
         review.addWidget(self.summary)
         review.addSpacing(16)
         review.addWidget(write_button)
+        return review
 
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addLayout(filters)
-        left_layout.addWidget(self.table, 1)
-        left_layout.addLayout(review)
-
-        self.details = DetailsPane()
-        self.splitter = QSplitter()
-        self.splitter.addWidget(left)
-        self.splitter.addWidget(self.details)
-        self.splitter.setStretchFactor(0, 1)
-        self.splitter.setStretchFactor(1, 0)
-        self.splitter.setSizes([1040, 360])
-        self.stack.addWidget(self.splitter)
-        self.setCentralWidget(self.stack)
-        self.table_model.rowsInserted.connect(lambda: self.stack.setCurrentIndex(1))
-
-    def _size_columns(self) -> None:
-        """Starting widths that fit each header title, before any row is there."""
-        metrics = self.fontMetrics()
+    # -- column widths ---------------------------------------------------------------------------
+    def _restore_column_widths(self) -> bool:
+        """Put back the column widths the user last chose; False when there are none to put back."""
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
+        header.setStretchLastSection(False)  # the spare width goes to the names, not to the Note
         for col in range(self.table_model.columnCount()):
             header.resizeSection(col, self._header_width(col))
-        header.resizeSection(COL_FILE, 24 * metrics.horizontalAdvance("M"))
+        saved = self.settings.value(COLUMN_WIDTHS_KEY)
+        if not saved:
+            return False
+        widths = [int(w) for w in (saved if isinstance(saved, list) else [saved])]
+        if len(widths) != self.table_model.columnCount():
+            return False  # saved by a version with other columns
+        for col, width in enumerate(widths):
+            header.resizeSection(col, width)
+        return True
 
     def _header_width(self, col: int) -> int:
         """Room for a column's title plus the sort arrow and margins, so no title is clipped."""
@@ -260,29 +301,56 @@ class MainWindow(QMainWindow):
         return metrics.horizontalAdvance(title) + 2 * metrics.horizontalAdvance("M")
 
     def _fit_columns(self) -> None:
-        """Fit the columns to the rows so far, unless the user sized them, without a horizontal scroll bar.
+        """Fit the columns to the first rows shown, unless the user sized them; kept while the rest load.
 
-        When everything does not fit, the free-text columns (file, artist, title) give up width in
-        proportion; their text is elided in the middle and the full value is in the tooltip.
+        The short columns get their content's width, and at least what their usual values
+        need (any status, any genre the model names, a short note) so that later rows fit
+        too, up to a limit; File, Artist and Title share what is left (see :meth:`_share_name_width`).
         """
-        if self._user_sized_columns:
+        if self._user_sized_columns or not self.table_model.rowCount():
             return
         em = self.fontMetrics().horizontalAdvance("M")
-        self._fitting = True
         content = self._content_widths()
-        widths = {}
-        for col in range(self.table_model.columnCount() - 1):  # the last (Note) stretches
-            widths[col] = max(self._header_width(col), content[col] + em)
-        note = min(max(6 * em, content[COL_NOTE] + em), self.table.viewport().width() // 4)
-        overflow = sum(widths.values()) + note - self.table.viewport().width()
-        shrinkable = {c: widths[c] - self._header_width(c) for c in (COL_FILE, COL_ARTIST, COL_TITLE)}
-        if overflow > 0 and sum(shrinkable.values()) > 0:
-            share = min(1.0, overflow / sum(shrinkable.values()))
-            for col, spare in shrinkable.items():
-                widths[col] -= int(spare * share)
+        usual = self._usual_widths()
+        self._fixed_widths = {col: max(self._header_width(col), min(max(content[col], usual.get(col, 0)) + em,
+                                                                    _MAX_WIDTH_EM.get(col, 1000) * em))
+                              for col in range(self.table_model.columnCount()) if col not in NAME_COLUMNS}
+        # The first rows can be a handful of short names: each name column wants at least a usual width.
+        self._name_wanted = {col: max(content[col] + em, _USUAL_NAME_EM[col] * em) for col in NAME_COLUMNS}
+        self._share_name_width()
+
+    def _usual_widths(self) -> dict[int, int]:
+        """Room for values any row may show later: every status, every genre offered, a short note; in pixels."""
+        metrics = QFontMetrics(self.table.font())
+
+        def widest(texts: list[str] | tuple[str, ...]) -> int:
+            return max((metrics.horizontalAdvance(text) for text in texts), default=0)
+
+        genres = widest(self.genre_delegate.genre_names)
+        return {COL_STATUS: widest(STATUSES), COL_SUGGESTED: genres, COL_CURRENT: genres,
+                COL_NOTE: widest(["replaced Hip-Hop", "genre put back by undo"])}
+
+    def _share_name_width(self) -> None:
+        """Give File, Artist and Title the width the short columns leave (see :func:`share_width`).
+
+        So no horizontal scroll bar appears and no width is left empty; text that does not fit
+        is elided at its end (the full value is in the tooltip).
+        """
+        if self._user_sized_columns or not self._name_wanted:
+            return
+        spare = self.table.viewport().width() - sum(self._fixed_widths.values())
+        widths = self._fixed_widths | {col: max(self._header_width(col), width)
+                                       for col, width in share_width(spare, self._name_wanted).items()}
+        self._fitting = True
         for col, width in widths.items():
             self.table.setColumnWidth(col, width)
         self._fitting = False
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # The table's width changes with the window, the splitter and the vertical scroll bar.
+        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
+            self._share_name_width()
+        return super().eventFilter(watched, event)
 
     def _content_widths(self) -> dict[int, int]:
         """Room for the widest text of each column among the first FIT_ROWS rows shown, in pixels.
@@ -307,8 +375,8 @@ class MainWindow(QMainWindow):
         return widths
 
     def _column_resized(self, column: int) -> None:
-        # The last column follows the window's width; only a drag of another one is the user's choice.
-        if not self._fitting and column != COL_NOTE and self.table_model.rowCount():
+        # Widths set by the window are its own; a drag is the user's choice, kept from now on.
+        if not self._fitting and self.table_model.rowCount():
             self._user_sized_columns = True
 
     def _build_status_bar(self) -> None:
@@ -341,10 +409,16 @@ class MainWindow(QMainWindow):
         if self._task is not None:
             self.statusBar().showMessage("Wait for the write to finish before opening another folder.")
             return
+        if not self._leave_library(lambda: self.open_folder(folder, rescan)):
+            return
         if self.worker is not None:  # open it once the current run has wound down
             self._pending_open = (folder, rescan)
             self.worker.cancel()
             return
+        self._classify(folder, rescan)
+
+    def _classify(self, folder: Path, rescan: bool) -> None:
+        """Empty the table and start the background run that fills it with ``folder``'s files."""
         self.folder = folder
         self._remember_recent(folder)
         self.setWindowTitle(f"{folder.name or folder} — {APP_TITLE}")
@@ -352,8 +426,11 @@ class MainWindow(QMainWindow):
         self.details.show_row(None)
         self.stack.setCurrentIndex(1)
         self.table.setFocus()  # arrows, Space and Ctrl+S work at once
+        self._fixed_widths, self._name_wanted = {}, {}  # fitted again to this library's first rows
+        self._labels_at_open = review_labels(self.state, folder)
         model = self.model if self._model_name == self.config["model"] else None
-        self.worker = ClassifyWorker(folder, self.config, self.state, model, rescan, self)
+        self.worker = ClassifyWorker(folder, self.config, self.state, model, rescan, self,
+                                     user_genres=self._labels_at_open)
         self.worker.model_ready.connect(self.set_model)
         self.worker.scanned.connect(self._scanned)
         self.worker.rows_ready.connect(self._rows_ready)
@@ -400,8 +477,7 @@ class MainWindow(QMainWindow):
     def _rows_ready(self, rows: list[TrackRow]) -> None:
         before = self.table_model.rowCount()
         self.table_model.append_rows(rows)
-        # Refit as the first rows come in (the first batch alone can be a handful of short names).
-        if any(before < n <= self.table_model.rowCount() for n in (1, 20, 100)):
+        if not before:  # fitted once: widths that jump while the rest loads are hard to read
             self._fit_columns()
         self._done += len(rows)
         self.progress.setValue(self._done)
@@ -421,7 +497,6 @@ class MainWindow(QMainWindow):
         self.worker.deleteLater()
         self.worker = None
         self._set_busy(None)
-        self._fit_columns()
         if self._pending_open is not None:
             folder, rescan = self._pending_open
             self._pending_open = None
@@ -445,28 +520,83 @@ class MainWindow(QMainWindow):
         self.table_model.toggle_accepted(self.selected_source_rows())
 
     def accept_above_threshold(self) -> None:
-        """Accept the rows shown (after filtering) whose confidence reaches the slider's value."""
+        """Accept the rows shown whose confidence reaches the slider's value and whose write the policy allows.
+
+        As ``tagger-batch`` does, only empty genres are filled unless the overwrite setting
+        is on; with the status filter on "differs" the user asks for replacements explicitly.
+        """
         threshold = self.threshold.value() / 100
-        rows = [n for n in self.proxy.visible_source_rows()
-                if (c := self.table_model.row(n).confidence) is not None and c >= threshold]
-        changed = self.table_model.set_accepted(rows, True)
-        self.statusBar().showMessage(f"Accepted {changed} more rows with confidence ≥ {threshold:.0%}.")
+        may_replace = bool(self.config["overwrite"]) or self.status_filter.currentData() == DIFFERS
+        shown = [(n, self.table_model.row(n)) for n in self.proxy.visible_source_rows()]
+        changed = self.table_model.set_accepted([n for n, row in shown if bulk_accepts(row, threshold, may_replace)],
+                                                True)
+        held_back = sum(bulk_accepts(row, threshold, True) and not row.accepted for _, row in shown)
+        message = f"Accepted {changed} more row{'s' * (changed != 1)} with confidence ≥ {threshold:.0%}."
+        if held_back:
+            message += (f" {held_back} would replace a genre already there: filter to 'differs' to accept "
+                        "them, or turn on overwriting in Settings.")
+        self.statusBar().showMessage(message)
 
     def _store_labels(self, rows: list[TrackRow]) -> None:
         """Accepted and corrected genres are the user's labels (for retraining); a rejection withdraws one."""
         for row in rows:
             if row.accepted:
-                self.state.set_label(row.path, "; ".join(row.genres_to_write), source="review")
+                self.state.set_label(row.path, "; ".join(row.genres_to_write), source=REVIEW_SOURCE)
             else:
                 self.state.remove_label(row.path)
         self.state.commit()
         self._update_summary()
 
+    def unsaved_rows(self) -> list[TrackRow]:
+        """Accepted rows whose genre is not in their file yet: what leaving the library would lose."""
+        return [r for r in self.table_model.rows() if r.accepted and r.can_accept and r.status != SAME]
+
+    def _discard_unsaved(self) -> None:
+        """Forget the unwritten acceptances: their labels go back to what they were when the library was opened."""
+        for row in self.unsaved_rows():
+            row.accepted = False
+            earlier = self._labels_at_open.get(str(row.path))
+            if earlier is None:
+                self.state.remove_label(row.path)
+            else:
+                self.state.set_label(row.path, earlier, source=REVIEW_SOURCE)
+        self.state.commit()
+
+    def _leave_library(self, then: Callable[[], object]) -> bool:
+        """Whether the library may be left now; asks first when accepted rows are not written.
+
+        "Write" writes them and calls ``then`` once every file is written; "Discard" drops
+        them and their labels; "Cancel" stays.
+        """
+        unsaved = self.unsaved_rows()
+        if not unsaved:
+            return True
+        answer = self._ask_unsaved(WriteCounts.of((r.current, r.genres_to_write) for r in unsaved))
+        if answer == QMessageBox.StandardButton.Discard:
+            self._discard_unsaved()
+            return True
+        if answer == QMessageBox.StandardButton.Save and self._start_write(unsaved):
+            self._after_write = then
+        return False
+
+    def _ask_unsaved(self, counts: WriteCounts) -> QMessageBox.StandardButton:
+        """Write / Discard / Cancel, for leaving a library with accepted rows not written."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Accepted genres not written",
+                          f"Accepted genres are not written yet: {counts.describe()}.\n\nWrite them before leaving?",
+                          QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard |
+                          QMessageBox.StandardButton.Cancel, self)
+        box.button(QMessageBox.StandardButton.Save).setText("Write")
+        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        box.setEscapeButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.standardButton(box.clickedButton())
+
     def _update_summary(self) -> None:
         rows = self.table_model.rows()
         accepted = sum(r.accepted for r in rows)
         errors = sum(r.status == ERROR for r in rows)
-        self.summary.setText(f"{len(rows)} file{'s' * (len(rows) != 1)} · {accepted} accepted" + (f" · {errors} errors" if errors else ""))
+        errors_text = f" · {errors} error{'s' * (errors != 1)}" if errors else ""
+        self.summary.setText(f"{_files(len(rows))} · {accepted} accepted{errors_text}")
 
     def _show_current(self, current: QModelIndex, _previous: QModelIndex = QModelIndex()) -> None:
         self.details.show_row(current.data(ROW_ROLE) if current.isValid() else None)
@@ -479,55 +609,61 @@ class MainWindow(QMainWindow):
     # -- writing and undoing ---------------------------------------------------------------------
     def write_accepted(self) -> None:
         """Ask, then write every accepted row as one undoable run."""
-        if self.worker is not None or self._task is not None or self.folder is None:
-            self.statusBar().showMessage("Wait for the analysis to finish before writing.")
-            return
         rows = [r for r in self.table_model.rows() if r.accepted and r.can_accept]
         if not rows:
             self.statusBar().showMessage("Nothing accepted to write.")
             return
-        replacing = sum(bool(r.current) for r in rows)
-        text = f"Write genres into {len(rows)} files?"
-        if replacing:
-            text += f"\n{replacing} of them already have a genre, which will be replaced."
-        text += "\n\nUndo Last Write puts the previous genres back."
-        if not self._confirm("Write Accepted", text):
+        counts = WriteCounts.of((r.current, r.genres_to_write) for r in rows)
+        if not counts.new and not counts.replaced:
+            self.statusBar().showMessage(f"Nothing to write: {counts.describe()}.")
             return
+        text = (f"Write genres into {_files(counts.new + len(counts.replaced))}?\n{counts.describe()}."
+                "\n\nUndo Last Write puts the previous genres back.")
+        if self._confirm("Write Accepted", text):
+            self._start_write(rows)
+
+    def _start_write(self, rows: list[TrackRow]) -> bool:
+        """Write ``rows`` in the background (files already right are skipped); False when that cannot start now."""
+        if self.worker is not None or self._task is not None or self.folder is None:
+            self.statusBar().showMessage("Wait for the analysis to finish before writing.")
+            return False
         jobs = [(r.path, r.genres_to_write, r.stamp) for r in rows]
         folder, model_id, keep_mtime = self.folder, self.model.model_id if self.model else None, self.config[
             "keep_mtime"]
         self._start_task(f"Writing {len(jobs)} files…", len(jobs),
                          lambda progress: write_rows(self.state, folder, jobs, model_id, bool(keep_mtime), progress),
                          self._written)
+        return True
 
     def _written(self, result: tuple[int, list[WriteResult]]) -> None:
         _, results = result
-        failures = [r for r in results if not r.written]
         for res in results:
             row = self._row_at(res.path)
-            if row is None:
-                continue
-            if res.written:
-                # The status already says "written"; the note keeps what the write replaced.
-                row.message = f"replaced {'; '.join(row.current)}" if row.current else ""
-                row.current, row.status, row.accepted, row.stamp = res.genres, WRITTEN, False, res.stamp
-            else:
-                row.message = f"not written: {res.message}"
+            if row is not None:
+                _show_write_result(row, res)
         self.table_model.update_rows(self._row_at(r.path) for r in results if self._row_at(r.path))
         self._update_summary()
-        message = f"Wrote {len(results) - len(failures)} files."
+        counts = WriteCounts.of((r.previous, r.genres) for r in results if r.written or r.already_right)
+        failures = [r for r in results if not r.written and not r.already_right]
+        message = f"Wrote {_files(counts.new + len(counts.replaced))}: {counts.describe()}."
         if failures:
             message += f" {len(failures)} could not be written (see the Note column)."
             self.show_error("Some files were not written", message,
                             "\n".join(f"{r.path}: {r.message}" for r in failures))
         self.statusBar().showMessage(message)
+        then, self._after_write = self._after_write, None
+        if then is not None and not failures:  # the user asked to leave once everything is written
+            QTimer.singleShot(0, then)
 
     def undo_last_write(self) -> None:
         if self.worker is not None or self._task is not None:
             self.statusBar().showMessage("Wait for the current work to finish before undoing.")
             return
-        where = f" in {self.folder}" if self.folder else ""
-        if not self._confirm("Undo Last Write", f"Put back the genres that the last write{where} replaced?"):
+        question = "Put back the genres that the last write replaced?"
+        if self.folder:  # a path is not broken across lines: it would read as two
+            question = ("<p>Put back the genres that the last write in</p>"
+                        f"<p style='white-space:pre'>{html.escape(str(self.folder))}</p><p>replaced?</p>")
+        if not self._confirm("Undo Last Write", question):
             return
         self._start_task("Undoing the last write…", 0, lambda progress: undo_last_write(self.state, self.folder),
                          self._undone)
@@ -658,6 +794,17 @@ class MainWindow(QMainWindow):
         self.open_folder(Path(event.mimeData().urls()[0].toLocalFile()))
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.state is None:  # closed already (Qt may be asked twice)
+            super().closeEvent(event)
+            return
+        if self._task is None and not self._leave_library(self.close):
+            event.ignore()
+            return
+        self._shut_down()
+        super().closeEvent(event)
+
+    def _shut_down(self) -> None:
+        """End the background threads, remember the window's geometry and column widths, close the state."""
         # Threads must end before their QThread objects go away; a write in progress finishes its file.
         self._pending_open = None
         for worker in (self.worker, self._task):
@@ -666,8 +813,51 @@ class MainWindow(QMainWindow):
                     worker.cancel()
                 worker.wait()
         self.settings.setValue("geometry", self.saveGeometry())
+        if self._user_sized_columns:
+            self.settings.setValue(COLUMN_WIDTHS_KEY, [self.table.columnWidth(c)
+                                                       for c in range(self.table_model.columnCount())])
         self.state.close()
-        super().closeEvent(event)
+        self.state = None
+
+
+def _show_write_result(row: TrackRow, result: WriteResult) -> None:
+    """Update a row after its file was written, found already right, or failed."""
+    if result.written:
+        # The status already says "written"; the note keeps what the write replaced.
+        row.message = f"replaced {'; '.join(result.previous)}" if result.previous else ""
+        row.current, row.status, row.accepted, row.stamp = result.genres, WRITTEN, False, result.stamp
+    elif result.already_right:
+        row.current, row.status, row.accepted, row.message = result.genres, SAME, False, result.message
+    else:
+        row.message = f"not written: {result.message}"
+
+
+def share_width(spare: int, wanted: dict[int, int]) -> dict[int, int]:
+    """Split ``spare`` pixels among columns that want ``wanted`` pixels each (column -> width).
+
+    A column that wants less than an equal share gets what it wants, and the rest
+    share what remains equally: a short artist name is shown whole rather than the
+    long file names taking everything. Width nobody needs is shared in proportion
+    to what each wants (rounding's pixels go to the first column).
+    """
+    widths: dict[int, int] = {}
+    waiting = sorted(wanted, key=wanted.get)
+    while waiting and wanted[waiting[0]] <= spare // len(waiting):
+        col = waiting.pop(0)
+        widths[col] = wanted[col]
+        spare -= wanted[col]
+    for col in waiting:
+        widths[col] = spare // len(waiting)
+    if not waiting:
+        total = sum(wanted.values())
+        shares = {col: spare * wanted[col] // total for col in wanted}
+        shares[next(iter(wanted))] += spare - sum(shares.values())
+        widths = {col: widths[col] + shares[col] for col in wanted}
+    return widths
+
+
+def _files(count: int) -> str:
+    return f"{count} file{'s' * (count != 1)}"
 
 
 def _duration(seconds: float) -> str:

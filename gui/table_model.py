@@ -36,6 +36,10 @@ ROW_ROLE = Qt.ItemDataRole.UserRole + 2
 
 # tagger.policy's status rule, in the review's words.
 _REVIEW_STATUS = {Verdict.UNCHANGED: SAME, Verdict.UNCERTAIN: UNCERTAIN, Verdict.FILL: NEW, Verdict.REPLACE: DIFFERS}
+
+# The Note of a row whose genre the user typed or picked: the model's confidence is not about it.
+USER_CHOICE = "your choice"
+
 _STATUS_COLOURS = {NEW: "#2e7d32", DIFFERS: "#b26a00", UNCERTAIN: "#757575", ERROR: "#c62828", WRITTEN: "#1565c0"}
 
 
@@ -49,6 +53,10 @@ class TrackRow:
         Genre name that "Write accepted" writes: the model's, or the user's correction.
     model_suggestion : str
         What the model proposed, to tell a correction from an accepted suggestion.
+    model_note : str
+        What the model's verdict needs said ("below 63%"); a correction makes it moot.
+    message : str
+        What happened to the file (an error, a write); shown before the model's note.
     stamp : FileStamp, optional
         Size and mtime when the file was analysed; a file changed since is not written.
     """
@@ -64,6 +72,7 @@ class TrackRow:
     status: str = NEW
     accepted: bool = False
     message: str = ""
+    model_note: str = ""
     decision: Decision | None = None
     stamp: FileStamp | None = None
     below_threshold: bool = False
@@ -80,6 +89,13 @@ class TrackRow:
     @property
     def corrected(self) -> bool:
         return bool(self.suggestion) and genre_key(self.suggestion) != genre_key(self.model_suggestion)
+
+    @property
+    def note(self) -> str:
+        """The Note column: what happened to the file, else whose genre the suggestion is."""
+        if self.message:
+            return self.message
+        return USER_CHOICE if self.corrected else self.model_note
 
     @property
     def can_accept(self) -> bool:
@@ -163,8 +179,8 @@ class TrackTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if col == COL_FILE:
                 return str(row.path)
-            if col in (COL_STATUS, COL_NOTE) and row.message:
-                return row.message
+            if col in (COL_STATUS, COL_NOTE) and row.note:
+                return row.note
             if col == COL_SUGGESTED and row.corrected:
                 return f"corrected by you; the model said {row.model_suggestion}"
         return None
@@ -187,12 +203,12 @@ class TrackTableModel(QAbstractTableModel):
             return row.current_text
         if col == COL_SUGGESTED:
             return row.suggestion
-        if col == COL_CONFIDENCE:
-            return "" if row.confidence is None else f"{shown_confidence(row.confidence):.0%}"
+        if col == COL_CONFIDENCE:  # the model's confidence says nothing about the user's own genre
+            return "" if row.confidence is None or row.corrected else f"{shown_confidence(row.confidence):.0%}"
         if col == COL_STATUS:
             return row.status
         if col == COL_NOTE:
-            return row.message
+            return row.note
         return ""
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:

@@ -110,6 +110,24 @@ class TrainDialog(QDialog):
         self.worker: TrainWorker | None = None
         self.result = None
 
+        self.stage_label = QLabel("")
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setVisible(False)
+        self.log_view = QPlainTextEdit()
+        self.log_view.setReadOnly(True)
+        self.log_view.setFont(QFont("monospace"))
+        self.log_view.setMinimumHeight(140)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._build_form(folder))
+        layout.addWidget(self.stage_label)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.log_view, 1)
+        layout.addWidget(self._build_buttons())
+        self.resize(620, 520)
+
+    def _build_form(self, folder: Path | None) -> QFormLayout:
+        """The options: folder, model name, where the labels come from, base model, limits."""
         self.folder_edit = QLineEdit(str(folder) if folder else "")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
@@ -148,15 +166,10 @@ class TrainDialog(QDialog):
         form.addRow("Fewest files per genre:", self.min_spin)
         form.addRow("", self.fine_tune_check)
         form.addRow("", self.replace_check)
+        return form
 
-        self.stage_label = QLabel("")
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setVisible(False)
-        self.log_view = QPlainTextEdit()
-        self.log_view.setReadOnly(True)
-        self.log_view.setFont(QFont("monospace"))
-        self.log_view.setMinimumHeight(140)
-
+    def _build_buttons(self) -> QDialogButtonBox:
+        """Train, Cancel (a run) and Close."""
         self.buttons = QDialogButtonBox()
         self.train_button = self.buttons.addButton("Train", QDialogButtonBox.ButtonRole.AcceptRole)
         self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
@@ -165,14 +178,7 @@ class TrainDialog(QDialog):
         self.cancel_button.clicked.connect(self.cancel)
         self.close_button.clicked.connect(self.reject)
         self.cancel_button.setEnabled(False)
-
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.stage_label)
-        layout.addWidget(self.progress_bar)
-        layout.addWidget(self.log_view, 1)
-        layout.addWidget(self.buttons)
-        self.resize(620, 520)
+        return self.buttons
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder with labelled music", self.folder_edit.text())

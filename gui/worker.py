@@ -12,7 +12,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from PySide6.QtCore import QThread, Signal
@@ -82,8 +82,10 @@ class ClassifyWorker(QThread):
     done = Signal(bool)
 
     def __init__(self, folder: Path, config: Config, state: State, model: GenreModel | None = None,
-                 rescan: bool = False, parent=None) -> None:
+                 rescan: bool = False, parent=None, user_genres: Mapping[str, str] | None = None) -> None:
+        """``user_genres``: path (as text) -> genre the user chose in an earlier review, shown as a correction."""
         super().__init__(parent)
+        self.user_genres = dict(user_genres or {})
         self.folder = folder
         self.config = config
         self.state = state
@@ -122,7 +124,7 @@ class ClassifyWorker(QThread):
             batch = []
             last_flush = 0.0
             for outcome in run.run(files, self.cancel_event):
-                batch.append(row_from_outcome(outcome, run.folder, policy))
+                batch.append(row_from_outcome(outcome, run.folder, policy, self.user_genres))
                 if time.monotonic() - last_flush >= FLUSH_SECONDS:
                     self.rows_ready.emit(batch)
                     batch, last_flush = [], time.monotonic()

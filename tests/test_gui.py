@@ -16,22 +16,24 @@ import pytest  # noqa: E402
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtCore import QSettings, Qt, QTimer  # noqa: E402
 from PySide6.QtGui import QStandardItem, QStandardItemModel  # noqa: E402
-from PySide6.QtWidgets import QMessageBox, QStyleOptionViewItem  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMessageBox, QStyleOptionViewItem  # noqa: E402
 
 from audio import make_damaged_mp3, make_track  # noqa: E402
-from conftest import MODEL_ENV  # noqa: E402
+from conftest import MODEL_ENV, file_hash  # noqa: E402
 from tagger.config import Config, load_config  # noqa: E402
+from tagger.genres import DISPLAY_NAMES  # noqa: E402
 from tagger.model import GenreModel  # noqa: E402
 from tagger.state import State  # noqa: E402
-from tagger.tags import read_genres, read_snapshot  # noqa: E402
+from tagger.tags import read_genres, read_snapshot, write_genres  # noqa: E402
 
 from tagger.gui.about import about_html  # noqa: E402
 from tagger.gui.main_window import MainWindow  # noqa: E402
+from tagger.gui.review import WriteCounts, write_rows  # noqa: E402
 from tagger.gui.settings_dialog import SettingsDialog  # noqa: E402
-from tagger.gui.table_model import (COL_CONFIDENCE, COL_FILE, COL_NOTE, COL_SUGGESTED, DIFFERS, ERROR, NEW,  # noqa: E402
-                                    SAME, WRITTEN)
+from tagger.gui.table_model import (COL_ARTIST, COL_CONFIDENCE, COL_FILE, COL_NOTE, COL_SUGGESTED, COL_TITLE,  # noqa: E402
+                                    DIFFERS, ERROR, NEW, SAME, UNCERTAIN, USER_CHOICE, WRITTEN)
 
 WAIT_MS = 90_000
 
@@ -53,6 +55,8 @@ def window(qtbot, user_dirs, tmp_path, model_dir, loaded_model):
     user_dirs.write_config(f'[tagger]\nmodel = "{model_dir}"\nmin_confidence = 0.0\nworkers = 2\n')
     win = MainWindow(State(), QSettings(str(tmp_path / "gui.ini"), QSettings.Format.IniFormat))
     win.set_model(loaded_model)
+    # Leaving with unwritten rows asks in a modal box; tests that are not about it discard them.
+    win._ask_unsaved = lambda counts: QMessageBox.StandardButton.Discard
     qtbot.addWidget(win)
     win.show()
     yield win
@@ -151,7 +155,7 @@ def test_review_write_and_undo(qtbot, window, library, monkeypatch):
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Yes)
     with qtbot.waitSignal(window.write_finished, timeout=WAIT_MS):
         qtbot.keyClick(window.table, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
-    assert "5 files" in asked[0] and "1 of them already" in asked[0]
+    assert "5 files" in asked[0] and f"4 new, 1 replaced (Polka -> {rows['tagged.flac'].suggestion})" in asked[0]
     assert read_genres(library / "new_ogg.ogg") == ["Shoegaze"]
     assert read_genres(library / "new_mp3.mp3") == [rows["new_mp3.mp3"].suggestion]
     assert read_genres(library / "sub" / "tagged.flac") == [rows["tagged.flac"].suggestion]
@@ -170,23 +174,199 @@ def test_review_write_and_undo(qtbot, window, library, monkeypatch):
     assert rows["tagged.flac"].current == ["Polka"] and rows["tagged.flac"].status == DIFFERS
     assert rows["new_ogg.ogg"].status == NEW and rows["new_ogg.ogg"].current == []
     assert "put back" in window.statusBar().currentMessage()
+    # The user took those genres back: retraining from reviews no longer learns them.
+    assert {Path(p).name for p, _, _ in state.labels()} == set()
 
 
-def test_accept_above_threshold_and_same_genre(qtbot, window, tmp_path):
+def own_genre_library(folder: Path) -> Path:
+    """Two files without a genre and two with the user's own genre ("Chill Stuff")."""
+    folder.mkdir()
+    for seed in range(2):
+        make_track(folder / f"empty{seed}.flac", seconds=5, channels=1, seed=seed)
+        make_track(folder / f"own{seed}.flac", seconds=5, channels=1, seed=seed + 2, genre="Chill Stuff")
+    return folder
+
+
+def accepted_names(win: MainWindow) -> set[str]:
+    return {name for name, row in rows_by_name(win).items() if row.accepted}
+
+
+def test_bulk_accept_fills_empty_genres_and_replaces_only_when_asked(qtbot, window, tmp_path):
+    open_and_wait(qtbot, window, own_genre_library(tmp_path / "lib"))
+    window.table.selectAll()
+    window.reject_action.trigger()
+    assert accepted_names(window) == set()
+    window.threshold.setValue(0)
+    qtbot.keyClick(window.table, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    # The user's own genres stay as they are: overwriting is off, as tagger-batch's default.
+    assert accepted_names(window) == {"empty0.flac", "empty1.flac"}
+    assert "2 would replace a genre" in window.statusBar().currentMessage()
+
+    # Shown only the "differs" rows, the user asks for the replacements explicitly.
+    window.status_filter.setCurrentIndex(window.status_filter.findData(DIFFERS))
+    window.bulk_accept_action.trigger()
+    assert accepted_names(window) == set(rows_by_name(window))
+
+
+def test_bulk_accept_replaces_genres_when_overwriting_is_on(qtbot, window, user_dirs, model_dir, tmp_path):
+    user_dirs.write_config(f'[tagger]\nmodel = "{model_dir}"\nmin_confidence = 0.0\noverwrite = true\n')
+    window.config = load_config()
+    open_and_wait(qtbot, window, own_genre_library(tmp_path / "lib"))
+    window.table.selectAll()
+    window.reject_action.trigger()
+    window.threshold.setValue(0)
+    window.bulk_accept_action.trigger()
+    assert accepted_names(window) == set(rows_by_name(window))
+
+
+def reopen_with_one_file_already_right(qtbot, win: MainWindow, folder: Path, name: str) -> str:
+    """Give file ``name`` the genre the model suggests for it, then open ``folder`` again; returns that genre."""
+    open_and_wait(qtbot, win, folder)
+    genre = rows_by_name(win)[name].suggestion
+    write_genres(folder / name, [genre])
+    open_and_wait(qtbot, win, folder)
+    return genre
+
+
+def test_files_already_right_are_never_rewritten(qtbot, window, tmp_path, monkeypatch):
     folder = tmp_path / "lib"
     folder.mkdir()
-    for seed in range(3):
-        make_track(folder / f"t{seed}.flac", seconds=5, channels=1, seed=seed, genre="Polka")
-    open_and_wait(qtbot, window, folder)
-    rows = window.table_model.rows()
-    assert all(r.status == DIFFERS and not r.accepted for r in rows)
+    for seed in range(2):
+        make_track(folder / f"t{seed}.flac", seconds=5, channels=1, seed=seed)
+    genre = reopen_with_one_file_already_right(qtbot, window, folder, "t0.flac")
+    right = rows_by_name(window)["t0.flac"]
+    assert right.status == SAME and not right.accepted
+    before = (file_hash(folder / "t0.flac"), (folder / "t0.flac").stat().st_mtime_ns)
+
+    # Bulk accept passes it by; accepted by hand, the write still leaves it alone and says so.
     window.threshold.setValue(0)
-    window.threshold_button.click()
-    assert all(r.accepted for r in rows)
-    # Correcting to the genre the file already has makes it "same as current".
-    index = window.proxy.index(0, COL_SUGGESTED)
-    window.proxy.setData(index, "polka")
-    assert window.proxy.index(0, COL_SUGGESTED).data(Qt.ItemDataRole.UserRole + 2).status == SAME
+    window.bulk_accept_action.trigger()
+    assert not right.accepted
+    select(qtbot, window, "t0.flac")
+    window.accept_action.trigger()
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Yes)
+    with qtbot.waitSignal(window.write_finished, timeout=WAIT_MS):
+        window.write_accepted()
+    assert "1 new, 0 replaced, 1 skipped as already right" in asked[0]
+    assert (file_hash(folder / "t0.flac"), (folder / "t0.flac").stat().st_mtime_ns) == before
+    assert read_genres(folder / "t1.flac") == [rows_by_name(window)["t1.flac"].suggestion]
+    assert right.status == SAME and right.note == f"already {genre}: not rewritten"
+    assert "Wrote 1 file: 1 new, 0 replaced, 1 skipped as already right" in window.statusBar().currentMessage()
+
+
+def test_write_rows_skips_a_file_holding_the_genre_already(tmp_path, state):
+    """Whatever the table thought, the file's own tags decide: the same genre (any spelling) is not rewritten."""
+    path = make_track(tmp_path / "a.mp3", seconds=3, channels=1, genre="Hip-Hop")
+    before = (file_hash(path), path.stat().st_mtime_ns)
+    _, [result] = write_rows(state, tmp_path, [(path, ["hip hop"], None)], None, False)
+    assert result.already_right and not result.written and result.previous == ["Hip-Hop"]
+    assert (file_hash(path), path.stat().st_mtime_ns) == before
+    assert WriteCounts.of([(result.previous, result.genres)]).already_right == 1
+
+
+def test_write_counts_name_the_first_replacements():
+    counts = WriteCounts.of([([], ["Jazz"]), (["Chill Stuff"], ["Jazz"]), (["Loud"], ["Metal"]), (["A"], ["B"]),
+                             (["C"], ["D"]), (["Rock"], ["rock"])])
+    assert counts.describe() == ("1 new, 4 replaced (Chill Stuff -> Jazz, Loud -> Metal, A -> B, and 1 more), "
+                                 "1 skipped as already right")
+
+
+def correct(win: MainWindow, name: str, genre: str) -> None:
+    """Type ``genre`` into the Suggested cell of file ``name``, as the user does."""
+    index = win.table_model.index(win.table_model.row_for(rows_by_name(win)[name].path), COL_SUGGESTED)
+    assert win.table_model.setData(index, genre)
+
+
+def labels_by_name(state: State) -> dict[str, str]:
+    return {Path(path).name: genre for path, genre, _ in state.labels()}
+
+
+def test_a_correction_is_shown_as_the_users_choice_and_survives_a_reopen(qtbot, window, user_dirs, model_dir,
+                                                                       tmp_path, monkeypatch):
+    # Every suggestion is below a 99% threshold: uncertain, with the threshold in the Note.
+    user_dirs.write_config(f'[tagger]\nmodel = "{model_dir}"\nmin_confidence = 0.99\n')
+    window.config = load_config()
+    folder = own_genre_library(tmp_path / "lib")
+    open_and_wait(qtbot, window, folder)
+    row = rows_by_name(window)["empty0.flac"]
+    number = window.table_model.row_for(row.path)
+    assert row.status == UNCERTAIN and window.table_model.index(number, COL_NOTE).data() == "below 99%"
+
+    correct(window, "empty0.flac", "Americana")
+    assert row.status == NEW and row.accepted
+    assert window.table_model.index(number, COL_CONFIDENCE).data() == ""  # the model's % is not about this genre
+    assert window.table_model.index(number, COL_NOTE).data() == USER_CHOICE
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    with qtbot.waitSignal(window.write_finished, timeout=WAIT_MS):
+        window.write_accepted()
+    open_and_wait(qtbot, window, folder)
+    again = rows_by_name(window)["empty0.flac"]
+    assert again.suggestion == "Americana" and again.corrected and again.status == SAME
+    assert window.table_model.index(window.table_model.row_for(again.path), COL_NOTE).data() == USER_CHOICE
+
+
+def test_leaving_with_unwritten_rows_asks_and_discard_drops_their_labels(qtbot, window, tmp_path):
+    folder = own_genre_library(tmp_path / "lib")
+    open_and_wait(qtbot, window, folder)
+    correct(window, "own0.flac", "Americana")
+    assert labels_by_name(window.state) == {"own0.flac": "Americana"}
+    asked = []
+
+    def answer(button):
+        def ask(counts):
+            asked.append(counts)
+            return button
+        return ask
+
+    window._ask_unsaved = answer(QMessageBox.StandardButton.Cancel)
+    window.close()
+    assert window.isVisible() and asked[-1].new == 2 and asked[-1].replaced == [("Chill Stuff", "Americana")]
+    window._ask_unsaved = answer(QMessageBox.StandardButton.Discard)
+    open_and_wait(qtbot, window, folder)  # opening a folder asks too
+    assert len(asked) == 2 and labels_by_name(window.state) == {}
+    assert all(read_genres(folder / name) in ([], ["Chill Stuff"]) for name in rows_by_name(window))
+    assert rows_by_name(window)["own0.flac"].suggestion != "Americana"  # dropped: the model's suggestion again
+
+
+def test_write_when_leaving_writes_then_closes(qtbot, window, tmp_path):
+    folder = own_genre_library(tmp_path / "lib")
+    open_and_wait(qtbot, window, folder)
+    window._ask_unsaved = lambda counts: QMessageBox.StandardButton.Save
+    with qtbot.waitSignal(window.write_finished, timeout=WAIT_MS):
+        window.close()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=5_000)
+    assert all(read_genres(folder / f"empty{i}.flac") for i in range(2))
+    assert read_genres(folder / "own0.flac") == ["Chill Stuff"]
+
+
+def test_the_unsaved_question_offers_write_discard_and_cancel(qtbot, window, tmp_path):
+    open_and_wait(qtbot, window, own_genre_library(tmp_path / "lib"))
+    seen = {}
+
+    def press_cancel():
+        box = QApplication.activeModalWidget()
+        seen["buttons"] = sorted(b.text().replace("&", "") for b in box.buttons())
+        seen["text"] = box.text()
+        box.button(QMessageBox.StandardButton.Cancel).click()
+
+    del window._ask_unsaved  # the fixture's stand-in: this test answers the real question
+    QTimer.singleShot(200, press_cancel)
+    window.close()
+    window._ask_unsaved = lambda counts: QMessageBox.StandardButton.Discard
+    assert seen["buttons"] == ["Cancel", "Discard", "Write"] and "2 new, 0 replaced" in seen["text"]
+    assert window.isVisible()
+
+
+def test_quitting_with_everything_written_closes_at_once(qtbot, window, tmp_path, monkeypatch):
+    open_and_wait(qtbot, window, own_genre_library(tmp_path / "lib"))
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    with qtbot.waitSignal(window.write_finished, timeout=WAIT_MS):
+        window.write_accepted()
+    window._ask_unsaved = lambda counts: pytest.fail("asked although everything accepted is written")
+    window.close()
+    assert not window.isVisible()
 
 
 def test_cancel_halfway(qtbot, window, user_dirs, tmp_path):
@@ -215,6 +395,7 @@ def test_settings_round_trip(qtbot, window, user_dirs):
     dialog.min_confidence.setValue(0.55)
     dialog.existing.setCurrentIndex(1)
     dialog.workers.setValue(3)
+    dialog.top_k.setValue(2)
     dialog.keep_mtime.setChecked(True)
     dialog._add_name("hiphop", "Hip Hop")
     dialog._add_name("", "ignored: no genre")
@@ -223,7 +404,8 @@ def test_settings_round_trip(qtbot, window, user_dirs):
     data = tomllib.loads(user_dirs.config_file.read_text(encoding="utf-8"))
     assert data["tagger"]["min_confidence"] == 0.55 and data["tagger"]["overwrite"] is True
     assert data["tagger"]["workers"] == 3 and data["tagger"]["keep_mtime"] is True
-    assert data["genre_names"] == {"hiphop": "Hip Hop"}
+    assert data["tagger"]["top_k"] == 2
+    assert data["genre_names"] == {"hiphop": "Hip Hop"}  # the built-in spellings left as they were are not saved
     config = load_config()
     assert config["min_confidence"] == 0.55 and config.genre_names == {"hiphop": "Hip Hop"}
     # The new name is offered when correcting a suggestion.
@@ -232,7 +414,9 @@ def test_settings_round_trip(qtbot, window, user_dirs):
     again = SettingsDialog(config, window)
     qtbot.addWidget(again)
     assert again.min_confidence.value() == 0.55 and again.existing.currentIndex() == 1
-    assert again.workers.value() == 3 and again.names.rowCount() == 1
+    assert again.workers.value() == 3 and again.top_k.value() == 2
+    shown = {again.names.item(r, 0).text(): again.names.item(r, 1).text() for r in range(again.names.rowCount())}
+    assert shown == DISPLAY_NAMES | {"hiphop": "Hip Hop"}
     again.use_model_threshold.setChecked(True)
     window.apply_settings(again.result_config())
     assert load_config()["min_confidence"] is None
@@ -334,7 +518,7 @@ def test_play_and_pause_the_selected_track(qtbot, window, library):
 
 def test_columns_fit_the_text_of_the_rows_shown(window):
     """Fitted columns give each cell room for its text, as Qt's own measure would, corrections (italic) included."""
-    from tagger.gui.table_model import COL_ARTIST, COL_TITLE, TrackRow
+    from tagger.gui.table_model import TrackRow
 
     rows = [TrackRow(Path(f"/music/{i}.flac"), f"{i}.flac", artist="Ünïcode Artist " * (1 + i % 3),
                      title=f"T{i}", suggestion="Reggae", model_suggestion="Rock", confidence=0.9)
@@ -411,14 +595,107 @@ def test_bulk_accept_starts_at_the_threshold_the_suggestions_use(qtbot, window, 
     assert f"≥ {window.threshold.value()} %" in window.threshold_button.text()
 
 
-def test_a_long_note_is_cut_at_its_end_while_paths_are_cut_in_their_middle(window):
+def test_names_and_notes_are_cut_at_their_end(window):
     cells = QStandardItemModel(1, 1)
     cells.setItem(0, 0, QStandardItem("truncated or corrupt file: the audio stops before the 240 s its header gives"))
     option = QStyleOptionViewItem()
     option.textElideMode = window.table.textElideMode()
     window.table.itemDelegateForColumn(COL_NOTE).initStyleOption(option, cells.index(0, 0))
     assert option.textElideMode == Qt.TextElideMode.ElideRight
-    assert window.table.textElideMode() == Qt.TextElideMode.ElideMiddle
+    for col in (COL_FILE, COL_ARTIST, COL_TITLE):  # "Bill ...artet" could not be read; "Bill Evans Qu…" can
+        option = QStyleOptionViewItem()
+        window.table.itemDelegateForColumn(col).initStyleOption(option, cells.index(0, 0))
+        assert option.textElideMode == Qt.TextElideMode.ElideRight
+
+
+def test_file_names_are_cut_in_their_folders_then_before_their_extension(window):
+    from tagger.gui.delegates import elide_path
+
+    metrics = window.table.fontMetrics()
+    name = "Bill Evans Trio – Waltz for Debby (Take 2) 日本語.flac"
+    width = metrics.horizontalAdvance(name) // 2
+    cut = elide_path(name, metrics, width)
+    assert cut.startswith("Bill Evans") and cut.endswith("….flac") and metrics.horizontalAdvance(cut) <= width
+    assert elide_path(name, metrics, 10 * width) == name
+    path = "Live Sets – Ünïcode Ordner/Classic Rock Anthem (Remastered 2011).flac"
+    cut = elide_path(path, metrics, metrics.horizontalAdvance(path) - 40)
+    assert cut.startswith("Live Sets") and cut.endswith("…/Classic Rock Anthem (Remastered 2011).flac")
+    narrow = elide_path(path, metrics, metrics.horizontalAdvance("…/Classic Rock….flac") + 2)
+    assert narrow.startswith("…/Classic") and narrow.endswith("….flac")
+
+
+def long_rows(count: int, start: int = 0, artist: str = "Ünïcode Artist") -> list:
+    from tagger.gui.table_model import TrackRow
+
+    return [TrackRow(Path(f"/music/{i}.flac"), f"Quartet {i} – a rather long file name of a live set {i}.flac",
+                     artist=artist, title=f"Title {i}", suggestion="Jazz", model_suggestion="Jazz", confidence=0.9,
+                     model_note="below 63%" if i % 2 else "")
+            for i in range(start, start + count)]
+
+
+def test_columns_keep_their_widths_while_rows_load_and_fill_the_width(window):
+    from tagger.gui.main_window import NAME_COLUMNS
+
+    window.resize(1400, 820)
+    window._total, window._started = 40, time.monotonic()
+    window._rows_ready(long_rows(5))
+    widths = [window.table.columnWidth(c) for c in range(window.table_model.columnCount())]
+    window._rows_ready(long_rows(30, start=5, artist="A far longer artist name than any of the first five " * 2))
+    assert [window.table.columnWidth(c) for c in range(window.table_model.columnCount())] == widths
+    # No horizontal scroll bar, and the names take the width the others leave.
+    assert sum(widths) <= window.table.viewport().width()
+    assert sum(widths) >= window.table.viewport().width() - len(NAME_COLUMNS)
+
+
+def test_short_names_are_shown_whole_and_long_ones_share_the_rest():
+    from tagger.gui.main_window import share_width
+
+    # File wants 900 px, Artist 120, Title 300, in 700 px: artist whole, the other two halves of the rest.
+    assert share_width(700, {1: 900, 2: 120, 3: 300}) == {2: 120, 1: 290, 3: 290}
+    # Room for all: the 80 px left over are shared in proportion.
+    assert share_width(700, {1: 400, 2: 120, 3: 100}) == {1: 453, 2: 135, 3: 112}
+
+
+def test_a_long_note_is_cut_at_a_limit(window):
+    rows = long_rows(3)
+    rows[0].message = "not written: the file changed since it was analysed; analyse again to write it " * 3
+    window._total, window._started = 3, time.monotonic()
+    window._rows_ready(rows)
+    assert window.table.columnWidth(COL_NOTE) <= 21 * window.fontMetrics().horizontalAdvance("M")
+
+
+def test_column_widths_the_user_chose_are_remembered(qtbot, window, tmp_path, user_dirs, model_dir):
+    window._total, window._started = 3, time.monotonic()
+    window._rows_ready(long_rows(3))
+    window.table.horizontalHeader().resizeSection(COL_FILE, 333)  # as a drag of the column's edge does
+    window.close()
+    again = MainWindow(State(), QSettings(str(tmp_path / "gui.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(again)
+    again._total, again._started = 3, time.monotonic()
+    again._rows_ready(long_rows(3))
+    assert again.table.columnWidth(COL_FILE) == 333
+    again.close()
+
+
+def test_the_timeline_keeps_each_genres_colour_and_shows_confidence_by_height(qtbot):
+    import numpy as np
+
+    from tagger.gui.details import Timeline, genre_colour
+
+    timeline = Timeline()
+    qtbot.addWidget(timeline)
+    timeline.resize(200, 40)
+    # Two windows: country (index 2) at 30% and pop (index 7) at 95%.
+    probs = np.zeros((2, 10))
+    probs[0, 2], probs[1, 7] = 0.3, 0.95
+    timeline.set_windows(probs, np.array([0.0, 4.0]), 4.0)
+    image = timeline.grab().toImage()
+    column_height = {}
+    for x, genre in ((50, 2), (150, 7)):
+        painted = [y for y in range(40) if image.pixelColor(x, y).name() == genre_colour(genre).name()]
+        assert painted, f"genre {genre} not drawn in its own colour"
+        column_height[genre] = len(painted)
+    assert column_height[2] < column_height[7] / 2
 
 
 # -- as a separate process -----------------------------------------------------------------------
@@ -441,3 +718,4 @@ def test_decoder_chatter_about_a_damaged_mp3_goes_to_a_log_not_the_terminal(tmp_
         _, err = window.communicate(timeout=60)
     assert "Illegal Audio-MPEG-Header" in log.read_text(errors="replace")
     assert "Note:" not in err and "Illegal" not in err, err
+    assert "qt.multimedia" not in err and "pipewire" not in err, err  # Qt multimedia's notes go to the log too
