@@ -250,8 +250,6 @@ def undo_last_write(state: State, folder: Path | None = None) -> UndoSummary:
         if not outcome.restored:
             not_restored.append(WriteResult(path, False, [], outcome.message))
             continue
-        # The user took that genre back: retraining from reviews must not learn it.
-        state.remove_label(path)
         try:
             restored.append(WriteResult(path, True, read_genres(path), stamp=FileStamp.of(path)))
         except (TagError, OSError) as exc:

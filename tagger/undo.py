@@ -104,6 +104,9 @@ def undo_run(state: State, run_id: int) -> tuple[int, list[UndoOutcome]]:
             outcomes.append(UndoOutcome(entry.path, False, str(exc)))
             continue
         state.journal_done(intent, previous, stamp.size, stamp.mtime_ns)
+        # The user took that genre back: retraining from reviews must not learn it, whichever
+        # front end wrote it or undoes it.
+        state.remove_label(path)
         restored += 1
         outcomes.append(UndoOutcome(entry.path, True))
     state.mark_undone(run_id, undo_id)

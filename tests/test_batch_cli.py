@@ -15,6 +15,7 @@ from audio import all_tags, audio_bytes_hash, make_damaged_mp3, make_track
 from conftest import file_hash, remember_prediction, run_subprocess, tree_hashes
 from tagger.decision import confidence_text
 from tagger.genres import display_name
+from tagger.state import State
 from tagger.tags import read_genres, read_snapshot, write_genres
 
 # Three genres in the names written into tags ("Hip-Hop:0.71;Rock:0.20;Blues:0.05").
@@ -424,6 +425,20 @@ def test_undo_restores_each_format_exactly(make_library, run_cli, genre_model, s
         assert all_tags(path) == tags[path], path
     assert all(read_snapshot(p) == {} for p in plain.values())
     assert all(read_genres(p) == ["Ska Punk"] for p in genred.values())
+
+
+def test_undo_from_the_terminal_drops_the_review_labels_of_what_it_put_back(make_library, run_cli, state):
+    """A genre accepted in the window and then undone with tagger-batch must not be learnt from reviews."""
+    folder, files = make_library("lib", formats=("flac", "mp3"))
+    kept = make_library("other", formats=("ogg",))[1]["ogg"]
+    for path in [*files.values(), kept]:
+        state.set_label(path, "Blues", "review")
+    state.commit()
+    assert run_cli(folder, *ANY).code == 0
+
+    assert run_cli("--undo").code == 0
+
+    assert [path for path, _, _ in State().labels()] == [str(kept)]
 
 
 # -- as a separate process -----------------------------------------------------------------------
