@@ -27,8 +27,8 @@ from tagger.gui.review import (REVIEW_SOURCE, UndoSummary, WriteCounts, WriteRes
                                review_labels, undo_last_write, unreadable_folder_reason, write_rows)
 from tagger.gui.settings_dialog import SettingsDialog
 from tagger.gui.table_model import (COL_ACCEPT, COL_ARTIST, COL_CURRENT, COL_FILE, COL_NOTE, COL_STATUS, COL_SUGGESTED,
-                                    COL_TITLE, DIFFERS, ERROR, NEW, ROW_ROLE, SAME, STATUSES, WRITTEN, TrackFilter,
-                                    TrackRow, TrackTableModel)
+                                    COL_TITLE, DIFFERS, ERROR, NEW, ROW_ROLE, SAME, SKIPPED, STATUSES, WRITTEN,
+                                    TrackFilter, TrackRow, TrackTableModel)
 from tagger.gui.worker import ClassifyWorker, TaskWorker
 
 APP_TITLE = "Genre Tagger"
@@ -829,7 +829,11 @@ def _show_write_result(row: TrackRow, result: WriteResult) -> None:
     elif result.already_right:
         row.current, row.status, row.accepted, row.message = result.genres, SAME, False, result.message
     else:
-        row.message = f"not written: {result.message}"
+        # Writing it again would be refused the same way: the row leaves the accepted set, so leaving the
+        # library does not ask to write it (Analyse Again re-reads it once it is fixed).
+        row.status = SKIPPED if result.left_alone else ERROR
+        row.accepted = False
+        row.message = result.message if result.left_alone else f"not written: {result.message}"
 
 
 def share_width(spare: int, wanted: dict[int, int]) -> dict[int, int]:

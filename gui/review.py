@@ -20,9 +20,9 @@ from tagger.policy import Policy, names_to_write, policy_from_config, same_genre
 from tagger.state import State
 from tagger.tags import TagError, genres_in, read_genres, read_info, read_snapshot
 from tagger.undo import undo_run, undoable_run
-from tagger.writer import FileStamp, WriteError
+from tagger.writer import FileStamp, LeftAlone, WriteError
 
-from tagger.gui.table_model import DIFFERS, ERROR, NEW, SAME, UNCERTAIN, TrackRow
+from tagger.gui.table_model import DIFFERS, ERROR, NEW, SAME, SKIPPED, UNCERTAIN, TrackRow
 
 
 # The label source of genres the user accepted, corrected or wrote in the window.
@@ -77,7 +77,7 @@ def row_from_outcome(outcome: FileOutcome, folder: Path, policy: Policy,
     row.accepted = (row.status == NEW or (row.status == DIFFERS and policy.overwrite)
                     or (row.corrected and row.status != SAME))
     if outcome.status == "skipped":  # read-only: the dry run that fills the table knows it will not be written
-        row.message, row.accepted = outcome.message, False
+        row.status, row.message, row.accepted = SKIPPED, outcome.message, False
     return row
 
 
@@ -120,6 +120,8 @@ class WriteResult:
         The genres the file held before (what a write replaced).
     already_right : bool
         The file held the genres already, so it was left untouched (same bytes, same mtime).
+    left_alone : bool
+        Deliberately not written (read-only, or changed since it was analysed): skipped, not failed.
     """
 
     path: Path
@@ -129,6 +131,7 @@ class WriteResult:
     stamp: FileStamp | None = None
     previous: list[str] = field(default_factory=list)
     already_right: bool = False
+    left_alone: bool = False
 
 
 @dataclass(frozen=True)
@@ -193,7 +196,7 @@ def write_rows(state: State, folder: Path, rows: Iterable[tuple[Path, list[str],
         try:
             for path, genres, stamp in rows:
                 result = _write_one(state, run_id, path, genres, stamp, keep_mtime, model_id)
-                counts["unchanged" if result.already_right else "tagged" if result.written else "error"] += 1
+                counts[_count_key(result)] += 1
                 if result.written:  # writing a genre confirms it: keep it as a label for retraining
                     state.set_label(path, "; ".join(genres), source=REVIEW_SOURCE)
                 results.append(result)
@@ -202,6 +205,15 @@ def write_rows(state: State, folder: Path, rows: Iterable[tuple[Path, list[str],
         finally:
             state.finish_run(run_id, dict(counts))
     return run_id, results
+
+
+def _count_key(result: WriteResult) -> str:
+    """The run-history status of one write result, in tagger-batch's words."""
+    if result.written:
+        return "tagged"
+    if result.already_right:
+        return "unchanged"
+    return "skipped" if result.left_alone else "error"
 
 
 def _write_one(state: State, run_id: int, path: Path, genres: list[str], stamp: FileStamp | None,
@@ -215,6 +227,8 @@ def _write_one(state: State, run_id: int, path: Path, genres: list[str], stamp: 
                                previous=previous, already_right=True)
         new_stamp = write_with_journal(state, run_id, path, before, genres, stamp, keep_mtime, model_id)
         return WriteResult(path, True, genres, stamp=new_stamp, previous=previous)
+    except LeftAlone as exc:
+        return WriteResult(path, False, [], str(exc), left_alone=True)
     except (TagError, WriteError) as exc:
         return WriteResult(path, False, [], str(exc))
     except OSError as exc:

@@ -21,7 +21,9 @@ from tagger.writer import FileStamp
 
 # Review statuses, in the order the status filter lists them.
 NEW, SAME, DIFFERS, UNCERTAIN, ERROR, WRITTEN = "new", "same as current", "differs", "uncertain", "error", "written"
-STATUSES = (NEW, SAME, DIFFERS, UNCERTAIN, ERROR, WRITTEN)
+# Deliberately left alone (read-only, changed since analysed), as tagger-batch reports it: not an error.
+SKIPPED = "skipped"
+STATUSES = (NEW, SAME, DIFFERS, UNCERTAIN, SKIPPED, ERROR, WRITTEN)
 
 # The accept checkbox comes first: it is what the review is about, and stays in view however wide the rest.
 COLUMNS = ("Accept", "File", "Artist", "Title", "Current", "Suggested", "Confidence", "Status", "Note")
@@ -40,7 +42,8 @@ _REVIEW_STATUS = {Verdict.UNCHANGED: SAME, Verdict.UNCERTAIN: UNCERTAIN, Verdict
 # The Note of a row whose genre the user typed or picked: the model's confidence is not about it.
 USER_CHOICE = "your choice"
 
-_STATUS_COLOURS = {NEW: "#2e7d32", DIFFERS: "#b26a00", UNCERTAIN: "#757575", ERROR: "#c62828", WRITTEN: "#1565c0"}
+_STATUS_COLOURS = {NEW: "#2e7d32", DIFFERS: "#b26a00", UNCERTAIN: "#757575", ERROR: "#c62828", SKIPPED: "#6d4c41",
+                  WRITTEN: "#1565c0"}
 
 
 @dataclass
@@ -104,7 +107,7 @@ class TrackRow:
 
     def refresh_status(self) -> None:
         """Status after the suggestion or the current genre changed."""
-        if self.status in (ERROR, WRITTEN):
+        if self.status in (ERROR, SKIPPED, WRITTEN):
             return
         verdict = genre_verdict(self.current, self.genres_to_write, not self.below_threshold or self.corrected)
         self.status = _REVIEW_STATUS[verdict]

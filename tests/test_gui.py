@@ -369,6 +369,25 @@ def test_quitting_with_everything_written_closes_at_once(qtbot, window, tmp_path
     assert not window.isVisible()
 
 
+def test_a_file_made_read_only_before_the_write_is_skipped_and_leaving_does_not_ask(qtbot, window, tmp_path,
+                                                                                 monkeypatch):
+    folder = own_genre_library(tmp_path / "lib")
+    open_and_wait(qtbot, window, folder)
+    locked = folder / "empty0.flac"
+    assert rows_by_name(window)["empty0.flac"].accepted
+    locked.chmod(0o444)  # made read-only after the analysis: the write itself fails
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(window, "show_error", lambda *a, **k: None)
+    with qtbot.waitSignal(window.write_finished, timeout=WAIT_MS):
+        window.write_accepted()
+    row = rows_by_name(window)["empty0.flac"]
+    assert (row.status, row.accepted) == ("skipped", False) and row.message == "read-only file: not written"
+    assert read_genres(locked) == []
+    window._ask_unsaved = lambda counts: pytest.fail("asked to write a file that cannot be written")
+    window.close()
+    assert not window.isVisible()
+
+
 def test_cancel_halfway(qtbot, window, user_dirs, tmp_path):
     # One decode thread and 30-second tracks: the engine scores files in batches of about 19, so the
     # first rows arrive while most files are still to do.

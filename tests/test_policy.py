@@ -93,3 +93,4 @@ def test_the_window_does_not_propose_writing_a_read_only_file(make_library, batc
         os.chmod(paths["m4a"], 0o644)
     assert rows[paths["flac"]].accepted and rows[paths["flac"]].message == ""
     assert not rows[paths["m4a"]].accepted and rows[paths["m4a"]].message == "read-only file: not written"
+    assert rows[paths["m4a"]].status == "skipped"
