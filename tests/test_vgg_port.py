@@ -12,20 +12,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+# The TF1 batch norm and 'valid' convolution, re-implemented in NumPy for the musicnn port's test.
+from test_musicnn_port import _bn, _conv_valid
 
 CHECKPOINT = Path(os.environ.get("MUSICNN_VGG_CHECKPOINT", "/tmp/musicnn/musicnn/MSD_vgg"))
 pytestmark = pytest.mark.skipif(not (CHECKPOINT / ".index").is_file(), reason="MSD_vgg checkpoint not available")
 
 
-def _bn(x, v, name):
-    return (x - v[f"{name}/moving_mean"]) / np.sqrt(v[f"{name}/moving_variance"] + 1e-3) * v[f"{name}/gamma"] \
-        + v[f"{name}/beta"]
-
-
 def _conv_same_relu(x, kernel, bias):
     """3 x 3 'same' correlation of x (T, F, Cin) with kernel (3, 3, Cin, Cout), then ReLU."""
-    patches = np.lib.stride_tricks.sliding_window_view(np.pad(x, ((1, 1), (1, 1), (0, 0))), (3, 3), axis=(0, 1))
-    return np.maximum(np.einsum("tfcab,abco->tfo", patches, kernel, optimize=True) + bias, 0)
+    return _conv_valid(np.pad(x, ((1, 1), (1, 1), (0, 0))), kernel, bias)
 
 
 def _max_pool(x, pool, strides):

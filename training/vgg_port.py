@@ -3,9 +3,9 @@
 The weights come from the ``musicnn`` PyPI package (ISC licence, Music
 Technology Group, Universitat Pompeu Fabra), which is not a dependency: fetch
 it once (see :mod:`tagger.training.musicnn_port`) and point this module at its
-``MSD_vgg`` checkpoint folder::
-
-    python -m tagger.training.vgg_port /tmp/musicnn/musicnn/MSD_vgg --out /tmp/msd_vgg.keras
+``MSD_vgg`` checkpoint folder (``load_vgg(Path("/tmp/musicnn/musicnn/MSD_vgg"))``).
+It was measured as a feature extractor for the genre head and not shipped:
+docs/experiments/2026-12-03-msd-vgg.md.
 
 Architecture (musicnn ``models.vgg`` with 128 filters): batch norm on the
 input; five 3 x 3 convolutions ("same", ReLU, batch norm), each followed by
@@ -22,9 +22,7 @@ computes it in float16, which overflows on loud audio).
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -102,22 +100,3 @@ def centre_patches(mels: np.ndarray, frames: int = VGG_FRAMES) -> np.ndarray:
     if start < 0:
         raise ValueError(f"windows of {mels.shape[1]} frames are shorter than MSD_vgg's {frames}")
     return mels[:, start:start + frames]
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Port the MSD_vgg checkpoint folder to a ``.keras`` file."""
-    parser = argparse.ArgumentParser(description="Port musicnn's MSD_vgg checkpoint to a Keras 3 model.")
-    parser.add_argument("checkpoint", type=Path, help="musicnn/MSD_vgg folder of the musicnn package")
-    parser.add_argument("--out", type=Path, required=True, help=".keras file to write")
-    args = parser.parse_args(argv)
-    try:
-        load_vgg(args.checkpoint).save(args.out)
-    except (OSError, KeyError, ValueError) as exc:
-        print(f"vgg_port: error: {exc}", file=sys.stderr)
-        return 2
-    print(f"saved {args.out}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
