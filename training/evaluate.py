@@ -2,7 +2,9 @@
 
 Prints track-level accuracy (95% Wilson interval), genre-balanced accuracy
 (95% bootstrap interval), top-3, expected calibration error, per-genre recall
-and the confusion matrix, next to the window-level (chunk) accuracy of the
+and the confusion matrix, what the model would write at its own
+``min_confidence`` (genre-balanced coverage, written precision, per genre:
+:mod:`tagger.training.coverage`), next to the window-level (chunk) accuracy of the
 same predictions; writes a confusion-matrix PNG and a reliability diagram
 (those need matplotlib, from genre-tagger[train]; without it the figures are
 printed and the plots skipped).
@@ -20,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from tagger.model import GenreModel
-from tagger.training import card, metrics
+from tagger.training import card, coverage, metrics
 from tagger.training.dataset import DatasetError, list_tracks, read_trained_on, select, track_key
 from tagger.training.protocols import EVAL_KINDS, Evaluation
 
@@ -133,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {len(seen)} of these {len(tracks)} tracks were used to train this model, so the figures "
               "below are not held-out; its MODEL_CARD.md gives held-out figures")
     print(card.summary_text(genres, evaluation))
+    print(coverage.written_text(genres, labels, evaluation.probs, model.settings.min_confidence))
     print(f"window (chunk) accuracy of the same predictions: {window_hits.mean():.1%} "
           f"(95% Wilson {low:.1%}-{high:.1%}, {len(window_hits)} windows, not independent)")
     features = model.settings.features

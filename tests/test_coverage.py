@@ -1,0 +1,49 @@
+"""Coverage and written precision at the default threshold: the figures, and `tagger-train evaluate`'s report of them."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from audio import make_toy_dataset
+from tagger.training import cli
+from tagger.training.coverage import written_at, written_text
+
+
+def test_written_counts_follow_the_threshold_per_true_genre():
+    labels = np.array([0, 0, 0, 1, 1])
+    probs = np.array([[0.9, 0.1], [0.7, 0.3], [0.4, 0.6], [0.2, 0.8], [0.55, 0.45]])
+
+    counts = written_at(labels, probs, 0.6)
+
+    # Genre 0: 3 tracks, 3 reach 0.6 (the third as genre 1, wrongly); genre 1: one of 2 reaches it.
+    assert counts.tracks.tolist() == [3, 2] and counts.written.tolist() == [3, 1] and counts.right.tolist() == [2, 1]
+    assert counts.balanced_coverage == (3 / 3 + 1 / 2) / 2 and counts.precision == 3 / 4
+    assert written_at(labels, probs, 0.95).written.sum() == 0
+    assert "written precision 0/0 = -" in written_text(["a", "b"], labels, probs, 0.95)
+
+
+def test_evaluate_reports_what_tagger_batch_would_write(tmp_path, capsys, genre_model, run_cli):
+    data = tmp_path / "data"
+    make_toy_dataset(data)
+    for toy, genre in (("tones", "blues"), ("noise", "metal"), ("clicks", "classical")):  # the model's genres
+        (data / toy).rename(data / genre)
+
+    assert cli.main(["evaluate", str(genre_model.path), str(data), "--split", "all",
+                     "--plots", str(tmp_path / "plots")]) == 0
+    report = capsys.readouterr().out
+    assert f"at min_confidence {genre_model.settings.min_confidence:g}: genre-balanced coverage" in report
+    per_genre = {genre: (int(written), int(tracks)) for genre, written, tracks, _right in
+                 re.findall(r"(\w+) (\d+)/(\d+) \((\d+) right\)", report.split("written per genre")[1])}
+
+    plan = tmp_path / "plan.csv"
+    assert run_cli(data, "--dry-run", "--report", plan).code == 0
+    with plan.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    would_tag = Counter(Path(row["path"]).parent.name for row in rows if row["status"] == "would-tag")
+    assert 0 < sum(would_tag.values()) < 12  # the toy sounds leave some files under the threshold
+    assert per_genre == {genre: (would_tag[genre], 4) for genre in ("blues", "classical", "metal")}
