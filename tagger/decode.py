@@ -14,12 +14,21 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+import mutagen
 import numpy as np
 import soundfile
 import soxr
 
 from tagger.formats import Decoder, first_decoder
 from tagger.settings import FeatureSettings
+
+# Containers whose header states their length, which libsndfile does not check: it reads a WAV or
+# AIFF cut off mid-download to where it stops, without a word.
+_DECLARED_LENGTH = frozenset({"WAV", "WAVEX", "AIFF"})
+# Audio this much shorter than its header says is a cut-off file, not rounding in the header (s).
+_TRUNCATION_SLACK = 0.5
+# A streamed WAV gives its data size as 0xFFFFFFFF, "until the end of the file": no length at all.
+_STREAMED_DATA_SIZE = 0xFFFFFFFF
 
 # Native samples decoded (and dropped) before a seek target: the first frame a codec
 # like AAC decodes after a seek lacks its overlap with the frame before, so it is wrong.
@@ -28,6 +37,10 @@ _PREROLL = 4096
 
 class DecodeError(Exception):
     """A file could not be decoded; the message says why, for the user."""
+
+
+class CutOffError(DecodeError):
+    """The header promises more audio than the file holds: no other reader would find the rest."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +145,8 @@ def decode_track(path: Path, settings: FeatureSettings) -> DecodedTrack:
     for reader in readers:
         try:
             return reader(path, settings)
+        except CutOffError:
+            raise  # FFmpeg would read the same cut-off audio, and a write into the file would fail its check
         except DecodeError as exc:
             errors.append(str(exc))
         except MemoryError:
@@ -159,6 +174,30 @@ def _libsndfile_may_read(path: Path) -> bool:
             return True  # the readers will say why it cannot be read
         return head == b"ID3" or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
     return True
+
+
+def declared_seconds(path: Path) -> float | None:
+    """Length the WAV or AIFF header of ``path`` declares, in seconds; None where it declares none.
+
+    Parameters
+    ----------
+    path : Path
+        A WAV or AIFF file.
+
+    Returns
+    -------
+    float or None
+        Seconds of audio the header promises, or None for a streamed WAV (data
+        size 0xFFFFFFFF) or a header mutagen cannot read (libsndfile read it).
+    """
+    try:
+        info = mutagen.File(str(path)).info
+    except (mutagen.MutagenError, OSError, AttributeError):
+        return None
+    frame_bytes = info.channels * info.bits_per_sample / 8
+    if round(info.length * info.sample_rate * frame_bytes) >= _STREAMED_DATA_SIZE - frame_bytes:
+        return None
+    return float(info.length)
 
 
 def _truncated(duration: float) -> DecodeError:
@@ -243,6 +282,10 @@ def _read_sndfile(path: Path, settings: FeatureSettings) -> DecodedTrack:
         native_rate, n_native = sf.samplerate, sf.frames
         if native_rate <= 0:
             raise DecodeError("no audio stream")
+        if sf.format in _DECLARED_LENGTH:
+            declared = declared_seconds(path)
+            if declared is not None and declared - n_native / native_rate > _TRUNCATION_SLACK:
+                raise CutOffError(_truncated(declared))
         duration, spans = _plan(n_native, native_rate, settings)
         whole = len(spans) == 1
         segments = []

@@ -56,6 +56,11 @@ def build(root: Path) -> list[Case]:
     full = track("truncated.flac", seconds=5).read_bytes()
     (root / "truncated.flac").write_bytes(full[: len(full) // 8])
     add(root / "truncated.flac", "error", "^truncated or corrupt file")
+    # 3b a WAV and an AIFF cut off: libsndfile reads them to where they stop without a word
+    for ext in ("wav", "aiff"):
+        whole = track(f"truncated.{ext}", seconds=6).read_bytes()
+        (root / f"truncated.{ext}").write_bytes(whole[: len(whole) // 3])
+        add(root / f"truncated.{ext}", "error", "^truncated or corrupt file: the audio stops before the 6 s")
     # 4 random bytes named .ogg
     (root / "random.ogg").write_bytes(rng.bytes(50_000))
     add(root / "random.ogg", "error", "not a readable audio file|cannot decode")
