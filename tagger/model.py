@@ -1,25 +1,47 @@
-"""Load a genre model and score log-Mel windows with it."""
+"""Load a genre model and score log-Mel windows with it.
+
+A model folder holds:
+
+- ``network.keras``: the frozen feature network (Keras; what training builds on);
+- ``network.<hash>.tflite``: its LiteRT copy, named after the Keras file's hash,
+  which tagging runs (no TensorFlow needed);
+- ``network.json``: which columns of the network's output are which feature;
+- ``head.npz``: the genre head, applied in NumPy (:mod:`tagger.head`);
+- ``settings.json``, ``MODEL_CARD.md`` and ``training.json``.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
+import importlib.util
+import json
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tagger.head import HEAD_FILE, Head, HeadError
 from tagger.settings import SETTINGS_FILE, ModelSettings
 
-MODEL_FILE = "model.keras"
-# LiteRT copy of model.keras, named after the Keras file's hash so a stale copy is never used.
-RUNTIME_PATTERN = "model.{}.tflite"
+if TYPE_CHECKING:  # the Keras runtime is optional (genre-tagger[train])
+    import keras
+
+NETWORK_FILE = "network.keras"
+# LiteRT copy of network.keras, named after the Keras file's hash so a stale copy is never used.
+RUNTIME_PATTERN = "network.{}.tflite"
+LAYOUT_FILE = "network.json"
 CARD_FILE = "MODEL_CARD.md"
+# A whole Keras model with its genre layer inside: what genre-tagger 0.1 saved before heads were split off.
+LEGACY_FILE = "model.keras"
 DEFAULT_MODEL = "default"
+TRAIN_EXTRA = "pip install 'genre-tagger[train]'"
 
 
 class ModelError(Exception):
@@ -69,7 +91,8 @@ def list_model_names() -> list[str]:
     return names
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -77,8 +100,29 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def runtime_file(model_dir: Path) -> Path:
+    """Where the LiteRT copy of ``model_dir/network.keras`` belongs (it may not exist)."""
+    return Path(model_dir) / RUNTIME_PATTERN.format(file_sha256(Path(model_dir) / NETWORK_FILE)[:16])
+
+
+def read_layout(model_dir: Path) -> dict[str, slice]:
+    """Feature name -> columns of the network's output, from ``network.json``.
+
+    Raises
+    ------
+    ModelError
+        When the file is missing or malformed.
+    """
+    path = Path(model_dir) / LAYOUT_FILE
+    try:
+        outputs = json.loads(path.read_text(encoding="utf-8"))["outputs"]
+        return {str(name): slice(int(start), int(stop)) for name, (start, stop) in outputs.items()}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"{path}: unreadable network layout ({exc})") from None
+
+
 class _KerasRuntime:
-    """Scores windows with the Keras model itself (imports TensorFlow: seconds of start-up)."""
+    """Runs the Keras network itself (imports TensorFlow: seconds of start-up)."""
 
     def __init__(self, path: Path, threads: int | None) -> None:
         self.model = load_keras_model(path, threads)
@@ -89,7 +133,7 @@ class _KerasRuntime:
 
 
 class _LiteRtRuntime:
-    """Scores windows with LiteRT: starts in a fraction of a second, runs faster on CPU.
+    """Runs the network with LiteRT: starts in a fraction of a second, runs faster on CPU.
 
     One window per call: a window costs milliseconds against microseconds per
     call, and a fixed larger batch padded the engine's small batches (a few
@@ -108,7 +152,7 @@ class _LiteRtRuntime:
                 self._interpreter.allocate_tensors()
                 self._interpreter.invoke()
         except (ValueError, RuntimeError) as exc:
-            raise ModelError(f"{path}: not a loadable LiteRT model ({exc})") from None
+            raise ModelError(f"{path}: not a loadable LiteRT network ({exc})") from None
         self.n_outputs = int(self._output["shape"][-1])
 
     def __call__(self, windows: np.ndarray) -> np.ndarray:
@@ -120,17 +164,68 @@ class _LiteRtRuntime:
         return out
 
 
-def _litert_available() -> bool:
+def _importable(module: str) -> bool:
+    """Whether ``module`` is installed, without importing it (Keras would start TensorFlow)."""
     try:
-        import ai_edge_litert.interpreter  # noqa: F401
-    except ImportError:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
         return False
-    return True
+
+
+def _network_runtime(model_dir: Path, threads: int | None, runtime: str | None) -> _KerasRuntime | _LiteRtRuntime:
+    """The runtime that runs the folder's network: LiteRT when it can, else Keras.
+
+    Raises
+    ------
+    ModelError
+        When the asked-for runtime cannot run here; the message names what to install or run.
+    """
+    keras_file = model_dir / NETWORK_FILE
+    if not keras_file.is_file():
+        raise ModelError(f"{keras_file}: network file missing")
+    lite_file = runtime_file(model_dir)
+    has_litert = _importable("ai_edge_litert")
+    if runtime is None:
+        runtime = "litert" if lite_file.is_file() and has_litert else "keras"
+    if runtime == "litert":
+        if not lite_file.is_file():
+            raise ModelError(f"{model_dir}: no LiteRT copy of this network (run `tagger-train export {model_dir}`)")
+        if not has_litert:
+            raise ModelError(f"LiteRT is not installed (it has no wheel for this platform): {TRAIN_EXTRA} "
+                             "to tag with the Keras runtime instead")
+        return _LiteRtRuntime(lite_file, threads)
+    if not _importable("keras"):
+        reason = "its LiteRT copy is missing" if has_litert else "LiteRT has no wheel for this platform"
+        raise ModelError(f"{model_dir}: {reason}, and the Keras runtime is not installed: {TRAIN_EXTRA}")
+    return _KerasRuntime(keras_file, threads)
+
+
+def _check_format(model_dir: Path) -> None:
+    """Refuse a folder saved by genre-tagger 0.1 (one whole Keras model), saying how to convert it."""
+    if (model_dir / LEGACY_FILE).is_file() and not (model_dir / HEAD_FILE).is_file():
+        raise ModelError(f"{model_dir}: saved by an older genre-tagger; convert it once with "
+                         f"`tagger-train export {model_dir}` (needs {TRAIN_EXTRA})")
+
+
+def _load_head(model_dir: Path, layout: dict[str, slice], n_genres: int) -> tuple[Head, slice]:
+    """The folder's head and the columns of the network output it reads."""
+    try:
+        head = Head.load(model_dir)
+    except HeadError as exc:
+        raise ModelError(str(exc)) from None
+    columns = layout.get(head.feature)
+    if columns is None:
+        raise ModelError(f"{model_dir}: the head reads {head.feature!r}, which the network does not output "
+                         f"({', '.join(layout)})")
+    if columns.stop - columns.start != head.n_features or head.n_genres != n_genres:
+        raise ModelError(f"{model_dir}: the head maps {head.n_features} features to {head.n_genres} genres; "
+                         f"the network gives {columns.stop - columns.start} and the settings name {n_genres}")
+    return head, columns
 
 
 @dataclass
 class GenreModel:
-    """A loaded model with its settings.
+    """A loaded model: network runtime, head and settings.
 
     Attributes
     ----------
@@ -140,71 +235,74 @@ class GenreModel:
         Model folder.
     settings : ModelSettings
     model_id : str
-        Fingerprint of the weights and settings; results are cached under it.
+        Fingerprint of the network, head and settings; results are cached under it.
+    network_id : str
+        Fingerprint of the network alone; features are cached under it.
     runtime : str
-        "litert" when a LiteRT copy of the model is used, else "keras".
+        "litert" when the network's LiteRT copy runs, else "keras".
+    head : Head
+    layout : dict
+        Feature name -> columns of the network's output.
     """
 
     name: str
     path: Path
     settings: ModelSettings
     model_id: str
+    network_id: str
     runtime: str
-    _score: object
+    head: Head
+    layout: dict[str, slice]
+    _network: object
 
     @classmethod
     def load(cls, name_or_path: str = DEFAULT_MODEL, threads: int | None = None,
              runtime: str | None = None) -> "GenreModel":
         """Load a model by name or folder; no code stored in a model file ever runs.
 
-        The Keras file is loaded in Keras safe mode. When the folder also holds
-        a LiteRT copy made from that very Keras file (see :func:`export_runtime`)
-        and LiteRT is installed, the copy is used instead: same outputs, faster
-        start and inference.
-
         Parameters
         ----------
         name_or_path : str
             See :func:`resolve_model`.
         threads : int, optional
-            CPU threads one model call may use.
+            CPU threads one network call may use.
         runtime : {"litert", "keras"}, optional
-            Force one runtime (default: LiteRT when available).
+            Force one runtime (default: LiteRT when installed and the folder has
+            an up-to-date LiteRT copy, else Keras).
 
         Raises
         ------
         ModelError
-            When the model is missing, corrupt or not a genre model.
+            When the model is missing, corrupt, not a genre model, or cannot run here.
         """
         path = resolve_model(name_or_path)
+        _check_format(path)
         try:
             settings = ModelSettings.load(path)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"{path}: unreadable model settings ({exc})") from None
-        keras_file = path / MODEL_FILE
-        if not keras_file.is_file():
-            raise ModelError(f"{keras_file}: model file missing")
-        keras_hash = _sha256(keras_file)
-        lite_file = path / RUNTIME_PATTERN.format(keras_hash[:16])
-        use_lite = runtime == "litert" or (runtime is None and lite_file.is_file() and _litert_available())
-        if use_lite and not lite_file.is_file():
-            raise ModelError(f"{path}: no LiteRT copy of this model (run `tagger-train export {path}`)")
-        score = _LiteRtRuntime(lite_file, threads) if use_lite else _KerasRuntime(keras_file, threads)
-        if score.n_outputs != len(settings.genres):
-            raise ModelError(f"{path}: the model has {score.n_outputs} outputs for {len(settings.genres)} genres")
-        settings_hash = hashlib.sha256((path / SETTINGS_FILE).read_bytes()).hexdigest()
-        model_id = hashlib.sha256((keras_hash + settings_hash).encode()).hexdigest()[:16]
-        return cls(path.name, path, settings, model_id, "litert" if use_lite else "keras", score)
+        layout = read_layout(path)
+        head, columns = _load_head(path, layout, len(settings.genres))
+        network = _network_runtime(path, threads, runtime)
+        if network.n_outputs != max(c.stop for c in layout.values()):
+            raise ModelError(f"{path}: the network has {network.n_outputs} outputs; {LAYOUT_FILE} describes "
+                             f"{max(c.stop for c in layout.values())}")
+        network_id = file_sha256(path / NETWORK_FILE)[:16]
+        parts = [network_id] + [file_sha256(path / name) for name in (HEAD_FILE, SETTINGS_FILE)]
+        model_id = hashlib.sha256("".join(parts).encode()).hexdigest()[:16]
+        runtime_name = "keras" if isinstance(network, _KerasRuntime) else "litert"
+        return cls(path.name, path, settings, model_id, network_id, runtime_name, head, layout, network)
 
     @property
     def card_path(self) -> Path:
         return self.path / CARD_FILE
 
-    def keras_model(self):
-        """The Keras model itself (for training on top of it), loaded in safe mode."""
-        if isinstance(self._score, _KerasRuntime):
-            return self._score.model
-        return load_keras_model(self.path / MODEL_FILE)
+    def features(self, windows: np.ndarray) -> np.ndarray:
+        """The network's outputs for each window, float32, shape (n, width); see :attr:`layout`."""
+        width = max(c.stop for c in self.layout.values())
+        if len(windows) == 0:
+            return np.zeros((0, width), dtype=np.float32)
+        return self._network(np.ascontiguousarray(windows, dtype=np.float32))
 
     def predict(self, windows: np.ndarray) -> np.ndarray:
         """Genre probabilities of each window.
@@ -221,28 +319,11 @@ class GenreModel:
         """
         if len(windows) == 0:
             return np.zeros((0, len(self.settings.genres)), dtype=np.float32)
-        return self._score(np.ascontiguousarray(windows, dtype=np.float32))
-
-
-def export_runtime(model_dir: Path, keras_model=None) -> Path:
-    """Write the LiteRT copy of ``model_dir/model.keras`` beside it, replacing older copies.
-
-    Every tool that saves a model calls this, so tagging starts fast.
-    """
-    model_dir = Path(model_dir)
-    keras_file = model_dir / MODEL_FILE
-    if keras_model is None:
-        keras_model = load_keras_model(keras_file)
-    target = model_dir / RUNTIME_PATTERN.format(_sha256(keras_file)[:16])
-    for stale in model_dir.glob(RUNTIME_PATTERN.format("*")):
-        stale.unlink()
-    with contextlib.redirect_stdout(io.StringIO()), native_stderr_silenced():
-        keras_model.export(str(target), format="litert")
-    return target
+        return self.head.apply(self.features(windows)[:, self.layout[self.head.feature]])
 
 
 @contextlib.contextmanager
-def native_stderr_silenced():
+def native_stderr_silenced() -> Iterator[None]:
     """Hide what TensorFlow's C++ start-up prints on file descriptor 2 (log noise, not errors)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.stderr.flush()
@@ -257,8 +338,33 @@ def native_stderr_silenced():
         os.close(devnull)
 
 
-def load_keras_model(path: Path, threads: int | None = None):
-    """Load a ``.keras`` file in safe mode, with a user-facing error when that fails."""
+def quiet_import(module: str) -> ModuleType:
+    """Import ``module`` (one that starts TensorFlow) with TensorFlow's C++ start-up chatter hidden.
+
+    Raises
+    ------
+    ModelError
+        When TensorFlow or Keras is not installed, naming the extra that brings them.
+    """
+    try:
+        with native_stderr_silenced():
+            return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("keras", "tensorflow"):
+            raise
+        raise ModelError(f"this command trains networks with TensorFlow, which is not installed: {TRAIN_EXTRA}") from None
+
+
+def load_keras_model(path: Path, threads: int | None = None) -> keras.Model:
+    """Load a ``.keras`` file in safe mode, with a user-facing error when that fails.
+
+    Raises
+    ------
+    ModelError
+        When Keras is not installed (naming the extra), the file is missing or not a Keras model.
+    """
+    if not _importable("keras"):
+        raise ModelError(f"{path}: reading a Keras file needs TensorFlow: {TRAIN_EXTRA}")
     with native_stderr_silenced():
         import keras
         import tensorflow as tf

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from audio import TOY_GENRES, make_toy_dataset
-from tagger.model import MODEL_FILE, GenreModel
+from tagger.model import GenreModel
 from tagger.settings import FeatureSettings, ModelSettings
 from tagger.training import cli
 from tagger.training.fit import build_cnn
-
+from tagger.training.keras_network import save_genre_model
 
 
 def _make_teacher(folder) -> None:
-    """An untrained small CNN: distil only needs a model whose last Dense layer is named logits."""
+    """An untrained small CNN saved as a model folder: distil reads the feature its head reads."""
     settings = FeatureSettings()
-    folder.mkdir()
-    build_cnn(len(TOY_GENRES), settings, filters=(4, 8)).save(folder / MODEL_FILE)
-    ModelSettings(genres=TOY_GENRES, features=settings, min_confidence=0.3, temperature=1.0).save(folder)
+    probe = np.random.default_rng(0).uniform(0, 4, (2, 250, 96)).astype(np.float32)
+    save_genre_model(folder, build_cnn(len(TOY_GENRES), settings, filters=(4, 8)),
+                     ModelSettings(genres=TOY_GENRES, features=settings, min_confidence=0.3, temperature=1.0),
+                     {"kind": "test"}, "# teacher\n", probe)
 
 
 def test_distil_writes_a_student_with_the_teachers_genres(tmp_path, capsys):
@@ -34,5 +37,7 @@ def test_distil_writes_a_student_with_the_teachers_genres(tmp_path, capsys):
     assert probs.shape == (2, len(TOY_GENRES))
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-4)
     card = (out / "MODEL_CARD.md").read_text()
-    assert "windows/s through the LiteRT copy" in card and "teacher" in card
+    assert "teacher" in card and "windows/s through the LiteRT copy" in capsys.readouterr().out
+    facts = json.loads((out / "training.json").read_text())
+    assert facts["kind"] == "distil" and facts["genres"] == list(TOY_GENRES)
     assert (tmp_path / "features.npz").is_file()

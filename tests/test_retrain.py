@@ -74,10 +74,10 @@ def base_model(tmp_path_factory) -> Path:
     import keras
 
     from tagger.settings import ModelSettings
+    from tagger.training.keras_network import save_genre_model
 
     keras.utils.set_random_seed(3)
     folder = tmp_path_factory.mktemp("base") / "base"
-    folder.mkdir()
     inputs = keras.Input((250, 96))
     x = keras.layers.Reshape((250, 96, 1))(inputs)
     x = keras.layers.Conv2D(16, (3, 5), activation="relu")(x)
@@ -85,8 +85,9 @@ def base_model(tmp_path_factory) -> Path:
     x = keras.layers.Conv2D(24, 3, activation="relu")(x)
     x = keras.layers.Concatenate()([keras.layers.GlobalAveragePooling2D()(x), keras.layers.GlobalMaxPooling2D()(x)])
     outputs = keras.layers.Dense(4, activation="softmax")(x)
-    keras.Model(inputs, outputs).save(folder / "model.keras")
-    ModelSettings(genres=("a", "b", "c", "d")).save(folder)
+    probe = np.random.default_rng(0).uniform(0, 4, (3, 250, 96)).astype(np.float32)
+    save_genre_model(folder, keras.Model(inputs, outputs), ModelSettings(genres=("a", "b", "c", "d")),
+                     {"kind": "test"}, "# test base\n", probe)
     return folder
 
 
@@ -166,22 +167,53 @@ def test_result_settings_card_and_validation(trained, base_model):
     assert any("held out" in line for line in lines)
 
 
-def test_saved_model_loads_in_safe_mode_and_predicts_as_before_saving(trained):
-    import keras
-
-    from tagger.decode import decode_track
-    from tagger.features import track_windows
+def test_saved_model_is_the_base_network_with_the_new_head(trained, base_model):
+    from tagger.features import file_windows
+    from tagger.head import Head
     from tagger.model import GenreModel
 
     result, _, truth = trained
-    loaded = keras.saving.load_model(result.path / "model.keras", compile=False, safe_mode=True)
-    model = GenreModel.load(str(result.path))
-    windows = np.concatenate([track_windows(decode_track(p, model.settings.features), model.settings.features).mels
-                              for p in list(truth)[:4]])
-    before = np.asarray(result.model(windows, training=False))
-    np.testing.assert_allclose(np.asarray(loaded(windows, training=False)), before, atol=1e-5)
-    np.testing.assert_allclose(model.predict(windows), before, atol=1e-4)  # whatever runtime tags with
-    np.testing.assert_allclose(before.sum(axis=1), 1.0, atol=1e-5)
+    model, base = GenreModel.load(str(result.path)), GenreModel.load(str(base_model))
+    assert model.network_id == base.network_id and model.runtime == "litert"
+    windows = np.concatenate([file_windows(p, model.settings.features).mels for p in list(truth)[:4]])
+    head = Head.load(result.path)
+    assert head.feature == base.head.feature and head.temperature == pytest.approx(result.temperature)
+    expected = head.apply(base.features(windows)[:, base.layout[head.feature]])
+    np.testing.assert_allclose(model.predict(windows), expected, atol=1e-6)
+    np.testing.assert_allclose(model.predict(windows).sum(axis=1), 1.0, atol=1e-5)
+
+
+LEAN_RUN = """
+import sys
+sys.modules["tensorflow"] = None  # as in an install without genre-tagger[train]: importing it fails
+sys.modules["keras"] = None
+from tagger.training.cli import main
+code = main(sys.argv[1:])
+assert "tensorflow" not in [m for m, v in sys.modules.items() if v is not None]
+sys.exit(code)
+"""
+
+
+def test_a_model_learned_without_tensorflow_predicts_like_one_learned_with_it(trained, base_model, tmp_path):
+    """The lean install (no TensorFlow) and the full one build the same model: the head is NumPy in both."""
+    import subprocess
+
+    from tagger.features import file_windows
+    from tagger.model import GenreModel
+
+    result, _, truth = trained
+    library = next(iter(truth)).parent
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "lean-data")}
+    run = subprocess.run([sys.executable, "-c", LEAN_RUN, "retrain", str(library), "--name", "Lean", "--from-tags",
+                          "--base", str(base_model), "--epochs", EPOCHS, "--quiet", "--no-cache"],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    (lean_folder,) = (tmp_path / "lean-data").rglob("Lean")
+    lean = GenreModel.load(str(lean_folder))
+    full = GenreModel.load(str(result.path))
+    windows = np.concatenate([file_windows(p, full.settings.features).mels for p in list(truth)[::3]])
+    np.testing.assert_allclose(lean.predict(windows), full.predict(windows), atol=1e-5)
+    assert lean.settings == full.settings
 
 
 # -- list and delete -----------------------------------------------------------------------------
@@ -209,7 +241,7 @@ def test_list_and_delete(trained, shipped, capsys):
 
     code, _, err = train_cli("delete", "default", capsys=capsys)
     assert code == 2 and "shipped" in err and len(err.strip().splitlines()) == 1
-    assert (shipped / "default" / "model.keras").exists()
+    assert (shipped / "default" / "head.npz").exists()
     code, out, _ = train_cli("delete", NAME, capsys=capsys)
     assert code == 0 and "deleted" in out
     code, _, err = train_cli("delete", NAME, capsys=capsys)
@@ -260,22 +292,30 @@ def test_cli_from_reviews_skips_unreadable_files_and_caches_embeddings(base_mode
 def test_fine_tune_trains_the_last_block_too(base_model, tmp_path, capsys):
     import keras
 
-    from tagger.training.embeddings import feature_model
-    from tagger.training.retrain import last_block_layers
+    from tagger.training.fine_tune import last_block_layers
 
     make_library(tmp_path / "lib", per_genre=4)
     code, out, err = train_cli("retrain", tmp_path / "lib", "--name", "Tuned", "--from-tags", "--base", base_model,
                                "--epochs", "5", "--fine-tune", "--quiet", capsys=capsys)
     assert code == 0, err
-    from tagger.model import user_models_dir
+    from tagger.model import GenreModel, user_models_dir
 
-    base = keras.saving.load_model(base_model / "model.keras", safe_mode=True, compile=False)
-    tuned = keras.saving.load_model(user_models_dir() / "Tuned" / "model.keras", safe_mode=True, compile=False)
-    last = last_block_layers(feature_model(base))[0]
+    base = keras.saving.load_model(base_model / "network.keras", safe_mode=True, compile=False)
+    tuned = keras.saving.load_model(user_models_dir() / "Tuned" / "network.keras", safe_mode=True, compile=False)
+    last = last_block_layers(base)[0]
     kept = {layer.name for layer in tuned.layers}
     changed = [layer.name for layer in base.layers if layer.get_weights() and layer.name in kept and not all(
         np.array_equal(a, b) for a, b in zip(layer.get_weights(), tuned.get_layer(layer.name).get_weights()))]
     assert changed == [last.name]  # only the last block moved; the rest of the base stayed frozen
+    assert GenreModel.load("Tuned").runtime == "litert"  # the tuned network got its own LiteRT copy
+
+
+def test_fine_tune_without_tensorflow_names_the_extra(base_model, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "keras", None)
+    make_library(tmp_path / "lib", per_genre=3)
+    code, _, err = train_cli("retrain", tmp_path / "lib", "--name", "T", "--from-tags", "--base", base_model,
+                             "--fine-tune", capsys=capsys)
+    assert code == 2 and "genre-tagger[train]" in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("case", ["no labels", "one genre", "one genre after dropping", "all unreadable"])
@@ -311,7 +351,7 @@ def test_bad_input_is_one_line_and_exit_2(case, base_model, tmp_path, capsys):
 def test_corrupt_base_model_is_a_clear_error(base_model, tmp_path, capsys):
     broken = tmp_path / "broken"
     shutil.copytree(base_model, broken)
-    (broken / "model.keras").write_bytes(b"not a keras file")
+    (broken / "network.keras").write_bytes(b"not a keras file")
     make_library(tmp_path / "lib", per_genre=3)
     code, _, err = train_cli("retrain", tmp_path / "lib", "--name", "X", "--from-tags", "--base", broken,
                              capsys=capsys)
@@ -343,7 +383,7 @@ def test_train_dialog_trains_in_a_thread_and_shows_per_genre_accuracy(qtbot, bas
         assert not dialog.train_button.isEnabled() and dialog.cancel_button.isEnabled()
     qtbot.waitUntil(lambda: dialog.worker is None, timeout=10_000)
     result = signal.args[0]
-    assert (user_models_dir() / "Dialog Model" / "model.keras").is_file()
+    assert (user_models_dir() / "Dialog Model" / "head.npz").is_file()
     text = result_text(result)
     assert "Calm Stuff" in text and "Low End" in text and "%" in text
     assert dialog.train_button.isEnabled()

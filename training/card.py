@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 
-from tagger.model import CARD_FILE
 from tagger.training import metrics
+from tagger.training.model_folder import now
 
 SPLIT_PROTOCOL = """\
 Training tracks are the `train` side of the manifest's split (the artist-filtered
@@ -99,8 +97,17 @@ def summary_text(genres: Sequence[str], evaluation) -> str:
     return "\n".join(lines)
 
 
-def write_card(model_dir: Path, facts: CardFacts) -> Path:
-    """Write ``MODEL_CARD.md`` into ``model_dir``; returns its path."""
+def training_facts(kind: str, facts: CardFacts) -> dict:
+    """The card's facts as ``training.json`` holds them (what ``tagger-train list`` shows)."""
+    hits = metrics.top_k_hits(facts.evaluation.labels, facts.evaluation.probs, 1)
+    return {"kind": kind, "created": now(), "title": facts.title, "genres": list(facts.genres),
+            "files_used": facts.n_train, "valid_files": len(hits), "validation_accuracy": float(hits.mean()),
+            "temperature": facts.temperature, "min_confidence": facts.min_confidence,
+            "minutes": round(facts.minutes, 1), "n_params": facts.n_params, "command": facts.command}
+
+
+def card_text(facts: CardFacts) -> str:
+    """``MODEL_CARD.md`` rendered from ``facts``."""
     extra = f"## Protocols and baselines side by side\n\n{facts.extra}\n\n" if facts.extra else ""
     more = "".join(f"## {heading}\n\n```\n{summary_text(facts.genres, evaluation)}\n```\n\n"
                    for heading, evaluation in facts.more_results)
@@ -114,8 +121,8 @@ the window probabilities over a track.
 
 {facts.architecture}
 
-Softmax temperature T = {facts.temperature:.3g} is folded into the last Dense layer
-(kernel and bias divided by T). Default `min_confidence` = {facts.min_confidence:.2f}:
+Softmax temperature T = {facts.temperature:.3g} is folded into the genre head
+(weights and bias divided by T). Default `min_confidence` = {facts.min_confidence:.2f}:
 the lowest threshold at which held-out tracks kept are right at least 90% of the time,
 but never one leaving fewer than half of them tagged.
 
@@ -145,6 +152,4 @@ Trained in {facts.minutes:.1f} min on 2 CPU cores ({facts.n_params:,} parameters
 {facts.command}
 ```
 """
-    path = Path(model_dir) / CARD_FILE
-    path.write_text(text, encoding="utf-8")
-    return path
+    return text

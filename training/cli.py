@@ -11,11 +11,14 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+# Command modules import nothing heavy at the top: TensorFlow loads only inside the commands that train
+# networks (fit, distil, export, retrain --fine-tune), so --help, list and delete answer at once.
 COMMANDS = (
-    "tagger.training.fit",
-    "tagger.training.distil",
+    "tagger.training.fit_command",
+    "tagger.training.distil_command",
     "tagger.training.evaluate",
     "tagger.training.retrain",
+    "tagger.training.export",
     "tagger.training.list_models",
     "tagger.training.delete_model",
 )
@@ -46,10 +49,6 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``tagger-train`` subcommand; errors are one line on stderr and exit status 2."""
-    from tagger.model import native_stderr_silenced
-
-    with native_stderr_silenced():
-        import tensorflow  # noqa: F401 - imported here so its start-up chatter stays off the terminal
     try:
         args = build_parser().parse_args(argv)
         return int(args.run(args) or 0)

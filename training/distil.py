@@ -18,14 +18,14 @@ fit`` (~0.1 GMAC), trained to copy the teacher's window probabilities.
    to the genre label, genre-balanced weights.
 5. Held-out tracks are scored as the tagger scores them; temperature and
    ``min_confidence`` are fitted on them (as ``fit`` does), the temperature
-   is folded into the last Dense layer; save, LiteRT copy, settings, card.
+   is folded into the saved head; save network, LiteRT copy, head, settings, card.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import keras
@@ -33,15 +33,14 @@ import numpy as np
 from keras import ops
 
 from tagger.features import file_windows
-from tagger.model import MODEL_FILE, GenreModel, export_runtime
+from tagger.model import GenreModel
 from tagger.settings import ModelSettings
 from tagger.training import card, metrics, transfer
-from tagger.training.dataset import DatasetError, LabelledTrack, genres_of, list_tracks
+from tagger.training.dataset import DatasetError, LabelledTrack, genres_of, list_tracks, write_trained_on
 from tagger.training.evaluate import windows_per_second
-from tagger.training.fit import Evaluation, architecture_text, build_cnn, fold_temperature, held_out_split
-
-NAME = "distil"
-HELP = "distil a genre model (default: the shipped one) into a small fast CNN"
+from tagger.training.fit import architecture_text, build_cnn
+from tagger.training.keras_network import save_genre_model
+from tagger.training.protocols import Embedded, Evaluation, held_out_split, train_head, training_set
 
 STUDENT_FILTERS = (16, 32, 64, 128)  # widest first block that still runs > 400 windows/s with LiteRT on 2 threads
 DISTIL_TEMPERATURE = 2.0  # softens the teacher so the student also learns its ranking of the wrong genres
@@ -54,13 +53,14 @@ LEARNING_RATE = 2e-3
 # Teacher
 # ---------------------------------------------------------------------------
 
-def feature_model(teacher: keras.Model) -> keras.Model:
-    """The teacher up to the input of its ``logits`` Dense layer (musicnn: its MSD tag probabilities)."""
-    return keras.Model(teacher.input, teacher.get_layer("logits").input)
+def feature_model(teacher: GenreModel) -> Callable[..., np.ndarray]:
+    """The feature the teacher's head reads (musicnn: its MSD tag probabilities), from its LiteRT network."""
+    columns = teacher.layout[teacher.head.feature]
+    return lambda windows, training=False: teacher.features(windows)[:, columns]
 
 
-def teacher_features(teacher: keras.Model, windows: Sequence[np.ndarray], crops: Sequence[np.ndarray],
-                     cache: Path | None, tracks: Sequence[LabelledTrack], key: str) -> transfer.Embedded:
+def teacher_features(teacher: GenreModel, windows: Sequence[np.ndarray], crops: Sequence[np.ndarray],
+                     cache: Path | None, tracks: Sequence[LabelledTrack], key: str) -> Embedded:
     """Teacher features of each track's windows and crops, from ``cache`` when it holds these tracks and ``key``.
 
     ``key`` names what made the crops and features (teacher, seed, crops per track).
@@ -133,31 +133,11 @@ def litert_windows_per_second(model_dir: Path) -> float:
     """Windows/s of the saved model through its LiteRT copy on 2 threads (batch 128), as the tagger runs it."""
     lite = GenreModel.load(str(model_dir), threads=2)
     settings = lite.settings.features
-    return windows_per_second(lambda x, training=False: lite.predict(x), settings.window_frames, settings.n_mels,
-                              repeats=5)
-
-
-# ---------------------------------------------------------------------------
-# The command
-# ---------------------------------------------------------------------------
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("data_dir", type=Path, metavar="DATA_DIR", help="folder with one subfolder of audio per genre")
-    parser.add_argument("--teacher", default="default", metavar="MODEL",
-                        help="model to distil, name or folder; its last Dense layer must be named logits")
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="model folder to write")
-    parser.add_argument("--crops", type=int, default=30, help="augmented crops per training track (default 30)")
-    parser.add_argument("--epochs", type=int, default=12, help="student training epochs (default 12)")
-    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    parser.add_argument("--cache", type=Path, metavar="FILE",
-                        help=".npz file to reuse / store the teacher features (recomputed when the tracks, "
-                             "teacher, seed or --crops differ)")
+    return windows_per_second(lite.predict, settings.window_frames, settings.n_mels, repeats=5)
 
 
 def run(args: argparse.Namespace) -> int:
     """Distil, score the student and the teacher on held-out tracks, save the student and its card."""
-    if args.epochs < 1 or args.crops < 1:
-        raise DatasetError("--epochs and --crops must be at least 1")
     started = time.perf_counter()
     teacher_model = GenreModel.load(args.teacher)
     settings = teacher_model.settings.features
@@ -173,57 +153,63 @@ def run(args: argparse.Namespace) -> int:
     inputs = transfer.track_inputs(train, np.zeros(len(train), dtype=np.int64), settings, args.seed, args.crops)
     windows, crops = [w for w, _ in inputs], [c for _, c in inputs]
     held_windows = [file_windows(t.path, settings).mels for t in held]
-    teacher = teacher_model.keras_model()
     key = f"teacher {teacher_model.model_id}, seed {args.seed}, {args.crops} crops per track"
-    features = teacher_features(teacher, windows, crops, args.cache, train, key)
-    held_features = transfer.embed(feature_model(teacher), np.concatenate(held_windows))
+    features = teacher_features(teacher_model, windows, crops, args.cache, train, key)
+    held_features = transfer.embed(feature_model(teacher_model), np.concatenate(held_windows))
     print(f"teacher features of {sum(map(len, windows)) + sum(map(len, crops))} windows and crops "
           f"in {(time.perf_counter() - started) / 60:.1f} min")
 
     everything = np.arange(len(train))
-    feature_x, feature_y, weights = transfer.training_set(features, labels, everything)
-    head = transfer.train_head(feature_x, feature_y, weights, len(genres), args.seed)
-    soft = soft_targets(transfer.head_logits(head, [feature_x])[0])
-    mels_x, _, _ = transfer.training_set(transfer.Embedded(windows, crops), labels, everything)
+    feature_x, feature_y, weights = training_set(features, labels, everything)
+    head = train_head(feature_x, feature_y, weights, len(genres))
+    soft = soft_targets(head.logits(feature_x))
+    mels_x, _, _ = training_set(Embedded(windows, crops), labels, everything)
     student = train_student(mels_x, soft, feature_y, weights, len(genres), settings, args.epochs, args.seed)
 
     bounds = np.cumsum([len(w) for w in held_windows])[:-1]
-    teacher_logits = transfer.head_logits(head, np.split(held_features, bounds))
+    teacher_logits = [head.logits(w) for w in np.split(held_features, bounds)]
     logits = student_logits(student, held_windows)
     temperature = metrics.fit_temperature(logits, held_labels)
     probs = metrics.track_probs(logits, temperature)
     min_confidence = metrics.choose_min_confidence(held_labels, probs)
-    fold_temperature(student, temperature)
     names = [t.path.name for t in held]
     evaluation = Evaluation(held_labels, probs, names)
     teacher_eval = Evaluation(held_labels, metrics.track_probs(
         teacher_logits, metrics.fit_temperature(teacher_logits, held_labels)), names)
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    student.save(args.out / MODEL_FILE)
-    export_runtime(args.out, student)
-    ModelSettings(genres=tuple(genres), features=settings, min_confidence=min_confidence,
-                  temperature=temperature).save(args.out)
+    model_settings = ModelSettings(genres=tuple(genres), features=settings, min_confidence=min_confidence,
+                                   temperature=temperature)
     minutes = (time.perf_counter() - started) / 60
-    speed = litert_windows_per_second(args.out)
+    facts = card_facts(args, student, model_settings, evaluation, teacher_eval, len(train), len(mels_x), minutes)
+    save_genre_model(args.out, student, model_settings, card.training_facts("distil", facts), card.card_text(facts),
+                     held_windows[0][:4])
+    write_trained_on(args.out, train)
+    print(f"inference: {litert_windows_per_second(args.out):.0f} windows/s through the LiteRT copy "
+          "(batch 128, 2 threads)")
+    print(card.summary_text(genres, evaluation))
+    print("teacher on the same tracks:\n" + card.summary_text(genres, teacher_eval))
+    print(facts.extra)
+    print(f"saved {args.out} ({minutes:.1f} min)")
+    return 0
+
+
+def card_facts(args: argparse.Namespace, student: keras.Model, settings: ModelSettings, evaluation: Evaluation,
+               teacher_eval: Evaluation, n_train: int, n_windows: int, minutes: float) -> card.CardFacts:
+    """The student's card: its held-out figures beside the teacher's, and how it was distilled."""
     report = "\n".join([*transfer.TABLE_HEADER,
-                        transfer.table_row("held-out tracks, student (this model)", held_labels, probs),
+                        transfer.table_row("held-out tracks, student (this model)", evaluation.labels,
+                                           evaluation.probs),
                         transfer.table_row(f"held-out tracks, teacher ({args.teacher} base, head on training tracks)",
-                                           held_labels, teacher_eval.probs)])
-    report += DISTIL_NOTE.format(teacher=args.teacher, speed=speed, n=len(mels_x), crops=args.crops,
-                                 t=DISTIL_TEMPERATURE, hard=HARD_WEIGHT, epochs=args.epochs)
-    card.write_card(args.out, card.CardFacts(
-        title=f"Fast genre model (small CNN distilled from {args.teacher})", genres=genres, evaluation=evaluation,
-        temperature=temperature, min_confidence=min_confidence, n_train=len(train), minutes=minutes,
+                                           teacher_eval.labels, teacher_eval.probs)])
+    return card.CardFacts(
+        title=f"Fast genre model (small CNN distilled from {args.teacher})", genres=list(settings.genres),
+        evaluation=evaluation, temperature=settings.temperature, min_confidence=settings.min_confidence,
+        n_train=n_train, minutes=minutes,
         n_params=student.count_params(), architecture=architecture_text(student),
         command=(f"nice -n 10 tagger-train distil {args.data_dir} --teacher {args.teacher} --out {args.out} "
                  f"--crops {args.crops} --epochs {args.epochs} --seed {args.seed}"),
-        extra=report))
-    print(card.summary_text(genres, evaluation))
-    print("teacher on the same tracks:\n" + card.summary_text(genres, teacher_eval))
-    print(report)
-    print(f"saved {args.out} ({minutes:.1f} min)")
-    return 0
+        extra=report + DISTIL_NOTE.format(teacher=args.teacher, n=n_windows, crops=args.crops,
+                                          t=DISTIL_TEMPERATURE, hard=HARD_WEIGHT, epochs=args.epochs))
 
 
 DISTIL_NOTE = """
@@ -235,7 +221,4 @@ student through the teacher. The student was trained for {epochs} epochs on {n} 
 windows and crops of the training tracks (their tagger windows plus {crops} augmented crops
 each) with loss T^2 KL(teacher || student) at T = {t:g} plus {hard:g} x cross-entropy to the
 genre label. The teacher row's temperature is fitted on the held-out tracks like the
-student's.
-
-Inference: {speed:.0f} windows/s through the LiteRT copy (batch 128, 2 threads, shared
-2-core CPU)."""
+student's."""

@@ -1,10 +1,11 @@
-"""Window embeddings of a base model: the input of its final Dense layer, cached per file.
+"""Window features of a base model: its frozen network's outputs, cached per file.
 
-Whatever the base architecture (small CNN, ported musicnn), its last Dense
-layer maps a feature vector to genre logits; that vector is what a new head is
-trained on. Embeddings are cached in the user's data folder, keyed by the
-file's path, size and modification time and by the base model's fingerprint,
-so a second retrain on the same files decodes nothing.
+Whatever the base architecture (small CNN, ported musicnn), its network
+outputs the features a head reads (see :attr:`tagger.model.GenreModel.layout`);
+a new head is trained on them. They are computed with the runtime the tagger
+uses (LiteRT) and cached in the user's data folder, keyed by the file's path,
+size and modification time and by the network's fingerprint, so a second
+retrain on the same files decodes nothing.
 """
 
 from __future__ import annotations
@@ -22,49 +23,17 @@ import numpy as np
 from tagger.decode import DecodeError
 from tagger.features import file_windows
 from tagger.writer import FileStamp
-from tagger.model import GenreModel, ModelError
+from tagger.model import GenreModel
 
-CACHE_FORMAT = 1
-
-
-def final_dense(keras_model):
-    """The last Dense layer of a Keras model (the one producing the genre logits)."""
-    import keras
-
-    for layer in reversed(keras_model.layers):
-        if isinstance(layer, keras.layers.Dense):
-            return layer
-    raise ModelError(f"{keras_model.name}: no Dense layer to put a new genre head in place of")
+# 2: every column of the network's output (1 held the input of a whole model's last Dense layer).
+CACHE_FORMAT = 2
 
 
-def feature_tensor(keras_model):
-    """Symbolic output of the penultimate stage: the input of the final Dense layer."""
-    try:
-        return final_dense(keras_model).input
-    except (AttributeError, ValueError) as exc:
-        raise ModelError(f"{keras_model.name}: cannot find the input of its final Dense layer ({exc})") from None
-
-
-def model_input(keras_model):
-    """The single input tensor of a model (a genre model takes one batch of windows)."""
-    inputs = keras_model.inputs
-    if len(inputs) != 1:
-        raise ModelError(f"{keras_model.name}: a genre model has one input, this one has {len(inputs)}")
-    return inputs[0]
-
-
-def feature_model(keras_model):
-    """A Keras model from the base model's input to its feature vector (shares the base's layers)."""
-    import keras
-
-    return keras.Model(model_input(keras_model), feature_tensor(keras_model), name="base_features")
-
-
-def cache_dir(model_id: str) -> Path:
-    """Folder of the cached embeddings of one base model."""
+def cache_dir(network_id: str) -> Path:
+    """Folder of the cached features of one network."""
     from tagger.paths import data_dir
 
-    return data_dir() / "embeddings" / model_id
+    return data_dir() / "embeddings" / network_id
 
 
 @dataclass(frozen=True)
@@ -104,15 +73,10 @@ class Embedder:
 
     def __init__(self, base: GenreModel, workers: int = 2, use_cache: bool = True) -> None:
         self.base = base
-        from tagger.model import MODEL_FILE, load_keras_model
-
-        # The Keras graph itself (whatever runtime GenreModel scores with) is what gets cut.
-        self.keras_model = load_keras_model(base.path / MODEL_FILE)
-        self.features = feature_model(self.keras_model)
-        self.dim = int(self.features.output_shape[-1])
+        self.dim = max(columns.stop for columns in base.layout.values())
         self.workers = max(1, workers)
         self.use_cache = use_cache
-        self._cache = cache_dir(base.model_id)
+        self._cache = cache_dir(base.network_id)
 
     # -- cache ---------------------------------------------------------------------------------
     def _cache_file(self, path: Path) -> Path:
@@ -151,10 +115,8 @@ class Embedder:
         return stamp, file_windows(path, settings).mels
 
     def embed(self, mels: np.ndarray) -> np.ndarray:
-        """Feature vectors of model input windows, (n, dim) float32."""
-        out = [np.asarray(self.features(mels[i:i + 128], training=False), dtype=np.float32)
-               for i in range(0, len(mels), 128)]
-        return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
+        """The network's outputs for model input windows, (n, dim) float32."""
+        return self.base.features(mels)
 
     def run(self, paths: Sequence[Path], keep_mels: bool = False,
             cancel: threading.Event | None = None) -> Iterator[FileEmbeddings]:

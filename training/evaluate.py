@@ -3,7 +3,9 @@
 Prints track-level accuracy (95% Wilson interval), genre-balanced accuracy
 (95% bootstrap interval), top-3, expected calibration error, per-genre recall
 and the confusion matrix, next to the window-level (chunk) accuracy of the
-same predictions; writes a confusion-matrix PNG and a reliability diagram.
+same predictions; writes a confusion-matrix PNG and a reliability diagram
+(those need matplotlib, from genre-tagger[train]; without it the figures are
+printed and the plots skipped).
 Figures are honest only on tracks the model was not trained on: see the
 model's MODEL_CARD.md for which those are.
 """
@@ -11,16 +13,16 @@ model's MODEL_CARD.md for which those are.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import importlib.util
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from tagger.features import file_windows
 from tagger.model import GenreModel
 from tagger.training import card, metrics
 from tagger.training.dataset import DatasetError, list_tracks, read_trained_on, select, track_key
-from tagger.training.fit import EVAL_KINDS, Evaluation
+from tagger.training.protocols import EVAL_KINDS, Evaluation
 
 NAME = "evaluate"
 HELP = "score a model on DATA_DIR/<genre>/ tracks: accuracy with intervals, calibration, plots"
@@ -37,24 +39,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def score_tracks(model: GenreModel, paths: Sequence[Path]) -> list[np.ndarray]:
     """Window probabilities, (n_windows, n_genres), of each track."""
+    from tagger.features import file_windows  # SciPy's FFT: not for tagger-train --help
+
     features = model.settings.features
     return [model.predict(file_windows(p, features).mels) for p in paths]
 
 
-def windows_per_second(keras_model, frames: int, n_mels: int, batch: int = 128, repeats: int = 3) -> float:
-    """Inference speed: log-Mel windows per second through ``keras_model(x, training=False)``.
+def windows_per_second(predict: Callable[[np.ndarray], object], frames: int, n_mels: int, batch: int = 128,
+                       repeats: int = 3) -> float:
+    """Inference speed: log-Mel windows per second through ``predict(windows)``.
 
     Best of ``repeats`` timed calls after one warm-up call (the first call
-    builds the graph and oneDNN kernels), on random log-Mel-like input.
+    builds graphs and kernels), on random log-Mel-like input.
     """
     import time
 
     x = np.random.default_rng(0).uniform(0, 3, size=(batch, frames, n_mels)).astype(np.float32)
-    keras_model(x, training=False)
+    predict(x)
     best = np.inf
     for _ in range(repeats):
         started = time.perf_counter()
-        keras_model(x, training=False)
+        predict(x)
         best = min(best, time.perf_counter() - started)
     return batch / best
 
@@ -130,13 +135,21 @@ def run(args: argparse.Namespace) -> int:
     print(card.summary_text(genres, evaluation))
     print(f"window (chunk) accuracy of the same predictions: {window_hits.mean():.1%} "
           f"(95% Wilson {low:.1%}-{high:.1%}, {len(window_hits)} windows, not independent)")
-    args.plots.mkdir(parents=True, exist_ok=True)
-    matrix = metrics.confusion_matrix(labels, evaluation.probs.argmax(axis=1), len(genres))
-    plot_confusion(matrix, genres, args.plots / "confusion.png")
-    plot_reliability(labels, evaluation.probs, args.plots / "reliability.png")
     features = model.settings.features
-    speed = windows_per_second(model.keras_model(), features.window_frames, features.n_mels)
-    print(f"Keras speed: {speed:.0f} windows/s (batch 128; tagging uses the LiteRT copy when present)")
-    print(f"plots: {args.plots / 'confusion.png'}, {args.plots / 'reliability.png'}")
+    speed = windows_per_second(model.predict, features.window_frames, features.n_mels)
+    print(f"speed: {speed:.0f} windows/s ({model.runtime} runtime, batch 128)")
+    write_plots(labels, evaluation.probs, genres, args.plots)
     return 0
+
+
+def write_plots(labels: np.ndarray, probs: np.ndarray, genres: Sequence[str], folder: Path) -> None:
+    """The confusion matrix and reliability diagram PNGs, or a line saying what to install for them."""
+    if importlib.util.find_spec("matplotlib") is None:
+        print("plots skipped: they need matplotlib (pip install 'genre-tagger[train]')")
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    matrix = metrics.confusion_matrix(labels, probs.argmax(axis=1), len(genres))
+    plot_confusion(matrix, genres, folder / "confusion.png")
+    plot_reliability(labels, probs, folder / "reliability.png")
+    print(f"plots: {folder / 'confusion.png'}, {folder / 'reliability.png'}")
 

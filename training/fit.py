@@ -10,9 +10,9 @@ Reads top to bottom like a Keras example:
 4. train a conv / batchnorm / max-pool CNN on the crops;
 5. score held-out tracks window by window with the tagger's own
    ``file_windows`` and average per track;
-6. fit a softmax temperature on the held-out tracks and fold it into the
-   last Dense layer, choose the default ``min_confidence``;
-7. save ``model.keras``, ``settings.json`` and ``MODEL_CARD.md``.
+6. fit a softmax temperature on the held-out tracks (folded into the saved
+   head), choose the default ``min_confidence``;
+7. save the model folder (network, LiteRT copy, head, settings, card).
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ import argparse
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -32,26 +30,17 @@ from keras import layers  # noqa: E402
 
 from tagger.decode import decode_track  # noqa: E402
 from tagger.features import file_windows, log_mel  # noqa: E402
-from tagger.model import MODEL_FILE, export_runtime  # noqa: E402
 from tagger.settings import FeatureSettings, ModelSettings  # noqa: E402
 from tagger.training import card, metrics  # noqa: E402
-from tagger.training.dataset import (  # noqa: E402
-    DatasetError, LabelledTrack, genres_of, hold_out_groups, list_tracks, select, write_trained_on,
-)
-from tagger.training.musicnn_prune import (  # noqa: E402
-    DEFAULT_TEMPORAL_FILTERS, DEFAULT_TIMBRAL_FILTERS, DEFAULT_TIMBRAL_RANK,
-)
-from tagger.training.musicnn_stride import DEFAULT_FREQUENCY_STRIDE, DEFAULT_TIME_STRIDE  # noqa: E402
-
-NAME = "fit"
-HELP = "train a genre model on DATA_DIR/<genre>/ audio files"
+from tagger.training.recipe import STEPS_PER_EPOCH  # noqa: E402
+from tagger.training.keras_network import save_genre_model  # noqa: E402
+from tagger.training.dataset import LabelledTrack, genres_of, list_tracks, write_trained_on  # noqa: E402
+from tagger.training.protocols import Evaluation, held_out_split  # noqa: E402
 
 BATCH_SIZE = 32
-STEPS_PER_EPOCH = 50
 LEARNING_RATE = 1e-3
 GAIN_DB = 6.0           # random gain range, +- dB
 MIX_PROBABILITY = 0.5   # share of crops mixed with a second clip of the same genre
-EVAL_KINDS = ("full", "cut15s")  # 2-3 s excerpts are too short to stand for a track
 LOG_SCALE = 10000.0     # log_mel computes log10(1 + LOG_SCALE * mel power)
 
 
@@ -149,7 +138,7 @@ def build_cnn(n_genres: int, settings: FeatureSettings, filters: Sequence[int] =
 
     The input BatchNormalization learns the feature scaling (as musicnn
     does), so the model takes the tagger's raw ``log_mel`` values. The last
-    Dense layer is named ``logits`` so the temperature can be folded into it.
+    Dense layer (``logits``) becomes the saved NumPy head.
     """
     inputs = keras.Input((settings.window_frames, settings.n_mels))
     x = layers.Reshape((settings.window_frames, settings.n_mels, 1))(inputs)
@@ -195,95 +184,8 @@ def window_logits(model: keras.Model, tracks: Sequence[LabelledTrack], settings:
     return out
 
 
-def fold_temperature(model: keras.Model, temperature: float, layer: str = "logits") -> None:
-    """Divide the logits layer's kernel and bias by ``temperature``: softmax(z / T) with built-in layers only."""
-    dense = model.get_layer(layer)
-    kernel, bias = dense.get_weights()
-    dense.set_weights([kernel / temperature, bias / temperature])
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """Track-level results on held-out tracks.
-
-    Attributes
-    ----------
-    labels : np.ndarray, shape (n,)
-        True genre index of each track.
-    probs : np.ndarray, shape (n, n_genres)
-        Calibrated track probabilities.
-    names : list of str
-        Track file names, for the record.
-    """
-
-    labels: np.ndarray
-    probs: np.ndarray
-    names: list[str]
-
-
-def held_out_split(tracks: Sequence[LabelledTrack]) -> tuple[list[LabelledTrack], list[LabelledTrack]]:
-    """Training tracks and held-out evaluation tracks.
-
-    Uses the manifest's ``valid`` split when it has any track long enough to
-    evaluate; else holds out whole id-groups per genre. Excerpts of the
-    held-out side are neither trained on nor evaluated.
-    """
-    if not select(tracks, ["valid"], EVAL_KINDS):
-        tracks = hold_out_groups(tracks)
-    train, held = select(tracks, ["train"]), select(tracks, ["valid"], EVAL_KINDS)
-    if not held:
-        raise DatasetError("no tracks can be held out for evaluation (each genre needs two or more groups)")
-    return train, held
-
-
-# ---------------------------------------------------------------------------
-# The command
-# ---------------------------------------------------------------------------
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("data_dir", type=Path, metavar="DATA_DIR", help="folder with one subfolder of audio per genre")
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="model folder to write")
-    parser.add_argument("--epochs", type=int, default=20, help="training epochs of %d batches (default 20)"
-                        % STEPS_PER_EPOCH)
-    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    parser.add_argument("--base", choices=("cnn", "musicnn"), default="cnn",
-                        help="cnn: train the small CNN from scratch; musicnn: a new head on musicnn's MSD CNN")
-    parser.add_argument("--checkpoint", type=Path, metavar="DIR",
-                        help="musicnn/MSD_musicnn folder of the musicnn package (for --base musicnn)")
-    parser.add_argument("--cache", type=Path, metavar="FILE",
-                        help="with --base musicnn: .npz file to reuse / store the window embeddings")
-    parser.add_argument("--timbral-filters", type=int, default=DEFAULT_TIMBRAL_FILTERS, metavar="N",
-                        help="with --base musicnn: filters kept per timbral branch "
-                             f"(default {DEFAULT_TIMBRAL_FILTERS}; 204 keeps all)")
-    parser.add_argument("--temporal-filters", type=int, default=DEFAULT_TEMPORAL_FILTERS, metavar="N",
-                        help="with --base musicnn: filters kept per temporal branch "
-                             f"(default {DEFAULT_TEMPORAL_FILTERS}; 51 keeps all)")
-    parser.add_argument("--timbral-rank", type=int, default=DEFAULT_TIMBRAL_RANK, metavar="N",
-                        help="with --base musicnn: basis filters of each factorised timbral convolution "
-                             f"(default {DEFAULT_TIMBRAL_RANK}; 0 keeps them whole)")
-    parser.add_argument("--frequency-stride", type=int, default=DEFAULT_FREQUENCY_STRIDE, metavar="N",
-                        help="with --base musicnn: evaluate the front end at every N-th Mel band, fine-tuned to "
-                             f"reproduce the full-resolution embedding (default {DEFAULT_FREQUENCY_STRIDE}; 1: off)")
-    parser.add_argument("--time-stride", type=int, default=DEFAULT_TIME_STRIDE, metavar="N",
-                        help="with --base musicnn: evaluate the front end at every N-th frame, fine-tuned like "
-                             f"--frequency-stride (default {DEFAULT_TIME_STRIDE}; 1: off)")
-    parser.add_argument("--temporal-frequency-stride", type=int, metavar="N",
-                        help="with --base musicnn: Mel-band stride of the temporal branches alone "
-                             "(default: --frequency-stride)")
-
-
 def run(args: argparse.Namespace) -> int:
-    if args.epochs < 1:
-        raise DatasetError("--epochs must be at least 1")
-    strides = (args.frequency_stride, args.time_stride, args.temporal_frequency_stride)
-    if min(stride for stride in strides if stride is not None) < 1:
-        raise DatasetError("--frequency-stride, --time-stride and --temporal-frequency-stride must be at least 1")
-    if args.base == "musicnn":
-        if args.checkpoint is None:
-            raise DatasetError("--base musicnn needs --checkpoint DIR (see training/musicnn_port.py)")
-        from tagger.training import transfer
-
-        return transfer.run(args)
+    """Train the small CNN (``tagger-train fit`` without ``--base musicnn``), score it, save it with its card."""
     started = time.perf_counter()
     settings = FeatureSettings()
     tracks = list_tracks(args.data_dir)
@@ -296,25 +198,22 @@ def run(args: argparse.Namespace) -> int:
     logits = window_logits(model, held, settings)
     labels = np.asarray([genres.index(t.genre) for t in held])
     temperature = metrics.fit_temperature(logits, labels)
-    fold_temperature(model, temperature)
     probs = metrics.track_probs(logits, temperature)
     min_confidence = metrics.choose_min_confidence(labels, probs)
 
     model_settings = ModelSettings(genres=tuple(genres), features=settings,
                                    min_confidence=min_confidence, temperature=temperature)
-    args.out.mkdir(parents=True, exist_ok=True)
-    model.save(args.out / MODEL_FILE)
-    export_runtime(args.out, model)
-    write_trained_on(args.out, train)
-    model_settings.save(args.out)
     evaluation = Evaluation(labels, probs, [t.path.name for t in held])
     minutes = (time.perf_counter() - started) / 60
-    card.write_card(args.out, card.CardFacts(
+    facts = card.CardFacts(
         title="Small CNN genre model", genres=genres, evaluation=evaluation, temperature=temperature,
         min_confidence=min_confidence, n_train=len(train), minutes=minutes,
         n_params=model.count_params(), command=f"nice -n 10 tagger-train fit {args.data_dir} --out {args.out} "
                                               f"--epochs {args.epochs} --seed {args.seed}",
-        architecture=architecture_text(model)))
+        architecture=architecture_text(model))
+    probe = file_windows(held[0].path, settings).mels[:4]
+    save_genre_model(args.out, model, model_settings, card.training_facts("fit", facts), card.card_text(facts), probe)
+    write_trained_on(args.out, train)
     print(card.summary_text(genres, evaluation))
     print(f"saved {args.out} ({minutes:.1f} min)")
     return 0

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from tagger.head import softmax
+
 # Two-sided 95% normal quantile.
 Z95 = 1.959964
 
@@ -87,13 +89,6 @@ def expected_calibration_error(labels: np.ndarray, probs: np.ndarray, n_bins: in
         if mask.any():
             error += mask.mean() * abs(correct[mask].mean() - confidence[mask].mean())
     return float(error)
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax, float64."""
-    z = np.asarray(logits, dtype=np.float64)
-    z = np.exp(z - z.max(axis=-1, keepdims=True))
-    return z / z.sum(axis=-1, keepdims=True)
 
 
 def track_probs(window_logits: Sequence[np.ndarray], temperature: float = 1.0) -> np.ndarray:

@@ -33,13 +33,6 @@ import numpy as np
 
 from tagger.training.musicnn_port import BN_EPSILON, FRONTEND_BRANCHES, MIDEND_FILTERS, build_musicnn
 
-# Kept per branch by default (musicnn has 204 timbral and 51 temporal filters per branch): the
-# smallest tried that lost no accuracy under the CV and valid-list protocols (see the model card).
-DEFAULT_TIMBRAL_FILTERS = 48
-DEFAULT_TEMPORAL_FILTERS = 16
-# Timbral basis filters: 16 ran 1.7x faster than unfactorised at the same valid-list accuracy and
-# one CV track fewer (model card).
-DEFAULT_TIMBRAL_RANK = 16
 PATCH_BATCH = 8
 PATCH_FRAME_STEP = 3
 STATS_BATCH = 64

@@ -21,8 +21,6 @@ import numpy as np
 
 from tagger.training.musicnn_port import build_musicnn
 
-DEFAULT_FREQUENCY_STRIDE = 2
-DEFAULT_TIME_STRIDE = 2
 EPOCHS = 20
 BATCH_SIZE = 32
 LEARNING_RATE = 3e-4

@@ -5,54 +5,57 @@ The user's genre names become the model's genres:
 1. gather the labelled files (genre tags under LIBRARY, or the review
    window's labels), merge spellings, drop genres with too few files;
 2. hold out validation tracks (whole artists, every genre represented);
-3. embed every analysis window with the base model cut before its final
-   Dense layer (frozen; embeddings cached per file);
-4. train a new class-balanced softmax head on the embeddings (optionally
-   fine-tune the base's last block too);
+3. run the base model's frozen network (LiteRT) on every analysis window and
+   keep the feature its head reads (cached per file);
+4. learn a new class-balanced softmax head on those features in NumPy
+   (:mod:`tagger.training.heads`); with ``--fine-tune`` (genre-tagger[train])
+   also train the network's last block in Keras;
 5. score the held-out tracks as the tagger does (window probabilities
    averaged), fit a temperature, choose ``min_confidence``;
-6. train the head again on all files, fold the temperature in, join base and
-   head into one Keras model of built-in layers and save it, with
-   ``settings.json`` and ``MODEL_CARD.md``, as a user model.
+6. learn the head again on all files, fold the temperature in and save the
+   base's network (or the tuned one) with the new head, ``settings.json``,
+   ``training.json`` and ``MODEL_CARD.md``, as a user model.
+
+Without ``--fine-tune`` no TensorFlow is needed.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
+import importlib.util
 import re
-import shutil
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from tagger.head import Head
 from tagger.model import (
-    CARD_FILE, DEFAULT_MODEL, MODEL_FILE, GenreModel, ModelError, export_runtime, load_keras_model,
+    DEFAULT_MODEL, TRAIN_EXTRA, GenreModel, ModelError, quiet_import, shipped_models_dir, user_models_dir,
 )
-from tagger.model import shipped_models_dir, user_models_dir
 from tagger.settings import ModelSettings
+from tagger.training import heads
 from tagger.training import labels as labelling
+from tagger.training.heads import Cancelled
 from tagger.training.labels import LabelError, LabelSet
+from tagger.training.model_folder import copy_network, now, write_model_folder
+
+if TYPE_CHECKING:  # embeddings imports the audio front end (SciPy's FFT): not for tagger-train --help
+    from tagger.training.embeddings import FileEmbeddings
 
 NAME = "retrain"
 HELP = "train a model on your own labelled files, so the tagger writes your genre names"
 
-from tagger.training.user_models import TRAINING_FILE  # noqa: E402
 EXIT_ERROR = 2
-DEFAULT_EPOCHS = 60
-BATCH_SIZE = 64
-HEAD_LEARNING_RATE = 1e-2
+# L-BFGS iterations of the head (each a pass over every training window).
+DEFAULT_EPOCHS = 200
 HEAD_DROPOUT = 0.25
 HEAD_L2 = 1e-3
-FINE_TUNE_EPOCHS = 5
-FINE_TUNE_LEARNING_RATE = 1e-4
 VALID_FRACTION = 0.25
 TEMPERATURE_RANGE = (0.5, 10.0)
 # Held-out tracks needed before the temperature may sharpen the model's confidence (T below 1).
@@ -62,10 +65,6 @@ _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.+-]{0,63}$")
 
 class RetrainError(Exception):
     """Retraining cannot go on; the message says why, for the user."""
-
-
-class Cancelled(Exception):
-    """The user stopped the run."""
 
 
 @dataclass
@@ -85,7 +84,7 @@ class RetrainOptions:
     min_per_genre : int
         Genres with fewer files are left out.
     epochs : int
-        Epochs of head training.
+        Most L-BFGS iterations of head training.
     fine_tune : bool
         Also train the base's last block, at a low learning rate.
     force : bool
@@ -147,8 +146,6 @@ class RetrainResult:
     cached_files : int
         Files whose embeddings came from the cache.
     seconds : float
-    model : keras.Model
-        The trained model as saved (in memory).
     """
 
     path: Path
@@ -165,7 +162,6 @@ class RetrainResult:
     dropped: dict[str, int] = field(default_factory=dict)
     cached_files: int = 0
     seconds: float = 0.0
-    model: object = field(default=None, repr=False, compare=False)
 
     def summary(self) -> str:
         """Validation figures as plain text."""
@@ -208,136 +204,37 @@ def check_name(name: str, force: bool) -> Path:
 
 
 # ---------------------------------------------------------------------------
-# Head training
-# ---------------------------------------------------------------------------
-
-def balanced_weights(window_labels: np.ndarray, window_tracks: np.ndarray) -> np.ndarray:
-    """Sample weight per window: every genre weighs the same, every track of a genre the same."""
-    weights = np.zeros(len(window_labels), dtype=np.float32)
-    genres = np.unique(window_labels)
-    for g in genres:
-        in_genre = window_labels == g
-        tracks = np.unique(window_tracks[in_genre])
-        for t in tracks:
-            mine = window_tracks == t
-            weights[mine] = 1.0 / (len(tracks) * mine.sum())
-    return weights * len(window_labels) / weights.sum()
-
-
-class _EpochProgress:
-    """Keras callback reporting each finished epoch and honouring a cancel event."""
-
-    def __new__(cls, *args, **kwargs):
-        import keras
-
-        class Callback(keras.callbacks.Callback):
-            def __init__(self, report, total, cancel):
-                super().__init__()
-                self.report, self.total, self.cancel = report, total, cancel
-
-            def on_epoch_end(self, epoch, logs=None):
-                if self.report:
-                    self.report(epoch + 1, self.total, dict(logs or {}))
-                if self.cancel is not None and self.cancel.is_set():
-                    self.model.stop_training = True
-
-        return Callback(*args, **kwargs)
-
-
-@dataclass
-class Head:
-    """A trained softmax head: its layers, in order, and the index of its Dense layer."""
-
-    layers: list
-    dense: object
-    logits: object = None
-
-    def apply(self, tensor):
-        """Apply the head to a tensor; ``self.logits`` is then the Dense output of this application."""
-        for layer in self.layers:
-            tensor = layer(tensor)
-            if layer is self.dense:
-                self.logits = tensor
-        return tensor
-
-
-def train_head(embeddings: np.ndarray, labels: np.ndarray, weights: np.ndarray, n_genres: int, epochs: int,
-               seed: int, tag: str, report=None, cancel=None) -> Head:
-    """Train Normalization -> Dropout -> Dense -> softmax on window embeddings."""
-    import keras
-    from keras import layers
-
-    keras.utils.set_random_seed(seed)
-    norm = layers.Normalization(name=f"{tag}_norm")
-    norm.adapt(embeddings)
-    dense = layers.Dense(n_genres, name=f"{tag}_logits", kernel_regularizer=keras.regularizers.L2(HEAD_L2))
-    head = Head([norm, layers.Dropout(HEAD_DROPOUT, name=f"{tag}_dropout"), dense,
-                 layers.Activation("softmax", name=f"{tag}_probabilities")], dense)
-    inputs = keras.Input((embeddings.shape[1],))
-    model = keras.Model(inputs, head.apply(inputs))
-    model.compile(optimizer=keras.optimizers.Adam(HEAD_LEARNING_RATE),
-                  loss=keras.losses.SparseCategoricalCrossentropy(), weighted_metrics=["accuracy"])
-    # Few labels make few windows: smaller batches keep several steps per epoch.
-    batch_size = int(min(BATCH_SIZE, max(8, len(embeddings) // 8)))
-    model.fit(embeddings, labels, sample_weight=weights, batch_size=batch_size, epochs=epochs, shuffle=True,
-              verbose=0, callbacks=[_EpochProgress(report, epochs, cancel)])
-    if cancel is not None and cancel.is_set():
-        raise Cancelled()
-    return head
-
-
-def assemble(base_keras, head: Head, name: str = "retrained_genre_model"):
-    """One Keras model: base up to the input of its final Dense layer, then the new head."""
-    import keras
-
-    from tagger.training.embeddings import feature_tensor, model_input
-
-    return keras.Model(model_input(base_keras), head.apply(feature_tensor(base_keras)), name=name)
-
-
-def last_block_layers(feature_part) -> list:
-    """Layers of the base to unfreeze for fine-tuning: its last layer with a kernel (conv or dense).
-
-    BatchNormalization layers stay frozen (in inference mode): batches of a few
-    user files would wreck their statistics.
-    """
-    kernels = [layer for layer in feature_part.layers if hasattr(layer, "kernel") and layer.trainable_weights]
-    return kernels[-1:]
-
-
-def fine_tune(full, base_keras, mels: np.ndarray, labels: np.ndarray, weights: np.ndarray, seed: int,
-              report=None, cancel=None) -> None:
-    """Train the base's last block and the head together at a low learning rate."""
-    import keras
-
-    from tagger.training.embeddings import feature_model
-
-    keras.utils.set_random_seed(seed + 1)
-    last_block = last_block_layers(feature_model(base_keras))  # before freezing: it looks at trainable weights
-    for layer in base_keras.layers:
-        layer.trainable = False
-    for layer in last_block:
-        layer.trainable = True
-    full.compile(optimizer=keras.optimizers.Adam(FINE_TUNE_LEARNING_RATE),
-                 loss=keras.losses.SparseCategoricalCrossentropy(), weighted_metrics=["accuracy"])
-    full.fit(mels, labels, sample_weight=weights, batch_size=32, epochs=FINE_TUNE_EPOCHS, shuffle=True,
-             verbose=0, callbacks=[_EpochProgress(report, FINE_TUNE_EPOCHS, cancel)])
-    if cancel is not None and cancel.is_set():
-        raise Cancelled()
-
-
-def fold_temperature(dense, temperature: float) -> None:
-    """softmax(z / T) with built-in layers: divide the Dense kernel and bias by T."""
-    kernel, bias = dense.get_weights()
-    dense.set_weights([kernel / temperature, bias / temperature])
-
-
-# ---------------------------------------------------------------------------
-# The run
+# The run, step by step
 # ---------------------------------------------------------------------------
 
 Log = Callable[[str], None]
 Progress = Callable[[str, int, int, dict], None]
+
+
+def _no_progress(stage: str, done: int, total: int, info: dict) -> None:
+    """Progress sink when the caller wants none."""
+
+
+def _stage(report: Progress, stage: str) -> Callable[[int, int], None]:
+    """``report`` bound to one stage, as the head trainer and the fine-tuner call it."""
+    return lambda done, total: report(stage, done, total, {})
+
+
+def _check_cancel(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled()
+
+
+def check_options(options: RetrainOptions) -> Path:
+    """The model's target folder, once the options are known to be usable."""
+    target = check_name(options.name, options.force)
+    if options.min_per_genre < 1:
+        raise RetrainError("--min-per-genre must be at least 1")
+    if options.epochs < 1:
+        raise RetrainError("--epochs must be at least 1")
+    if options.fine_tune and importlib.util.find_spec("keras") is None:
+        raise RetrainError(f"--fine-tune trains the network with TensorFlow: {TRAIN_EXTRA}")
+    return target
 
 
 def gather(options: RetrainOptions, log: Log) -> LabelSet:
@@ -369,6 +266,169 @@ def _log_drops(labels: LabelSet, log: Log, min_per_genre: int) -> None:
             f"fewer than --min-per-genre {min_per_genre}")
 
 
+def embed_labels(base: GenreModel, labels: LabelSet, options: RetrainOptions, log: Log, report: Progress,
+                 cancel: threading.Event | None) -> dict[Path, FileEmbeddings]:
+    """Features of every labelled file that could be read; unreadable ones are logged and dropped."""
+    from tagger.training.embeddings import Embedder, embed_all
+
+    embedder = Embedder(base, workers=options.workers, use_cache=options.use_cache)
+    log(f"{len(labels.labels)} labelled files in {len(labels.genres)} genres; "
+        f"base model {base.name!r} ({base.head.n_features} features per window: {base.head.feature})")
+    _check_cancel(cancel)
+    results = embed_all(embedder, [label.path for label in labels.labels], keep_mels=options.fine_tune,
+                        progress=_stage(report, "embedding"), cancel=cancel)
+    _check_cancel(cancel)
+    bad = [(r.path, r.error) for r in results if r.embeddings is None]
+    for path, reason in bad:
+        log(f"skipped (unreadable): {path}: {reason}")
+    if len(bad) == len(results):
+        raise RetrainError(f"none of the {len(results)} labelled files could be read "
+                           f"(first: {bad[0][0]}: {bad[0][1]})")
+    labels.skipped += bad
+    good = {r.path: r for r in results if r.embeddings is not None}
+    labels.labels = [label for label in labels.labels if label.path in good]
+    _drop_unreadable_genres(labels, options.min_per_genre, len(bad), log)
+    return good
+
+
+def _drop_unreadable_genres(labels: LabelSet, min_per_genre: int, n_bad: int, log: Log) -> None:
+    before = set(labels.dropped)
+    try:
+        labelling.drop_small(labels, min_per_genre)
+    except LabelError as exc:
+        raise RetrainError(f"{exc} (after leaving out {n_bad} unreadable files)") from None
+    for genre in sorted(set(labels.dropped) - before):
+        n = labels.dropped[genre]
+        log(f"left out {labels.spellings.get(genre, genre)!r}: only {n} readable file{'s' * (n != 1)}")
+
+
+@dataclass
+class TrainingData:
+    """The labelled tracks as arrays.
+
+    Attributes
+    ----------
+    items : list of Label
+    genres, names : list of str
+        Genre keys and the user's spellings, in output order.
+    track_labels : np.ndarray, shape (n_tracks,)
+    features : list of np.ndarray
+        Per track, (n_windows, n_features) float32: the base network's feature the head reads.
+    mels : list of np.ndarray or None
+        Per track, the input windows (only for fine-tuning).
+    held : np.ndarray of bool, shape (n_tracks,)
+        Held-out tracks.
+    cached : int
+        Tracks whose features came from the cache.
+    """
+
+    items: list
+    genres: list[str]
+    names: list[str]
+    track_labels: np.ndarray
+    features: list[np.ndarray]
+    mels: list[np.ndarray] | None
+    held: np.ndarray
+    cached: int
+
+    def windows_of(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Features, labels and balancing weights of every window of the given tracks."""
+        x = np.concatenate([self.features[i] for i in indices])
+        y = np.concatenate([np.full(len(self.features[i]), self.track_labels[i]) for i in indices])
+        tracks = np.concatenate([np.full(len(self.features[i]), i) for i in indices])
+        return x, y, heads.balanced_weights(y, tracks)
+
+
+def training_data(base: GenreModel, labels: LabelSet, good: dict, options: RetrainOptions, log: Log) -> TrainingData:
+    """Arrays of the readable labelled files, and which are held out (whole artists, every genre)."""
+    genres, items = labels.genres, labels.labels
+    columns = base.layout[base.head.feature]
+    data = TrainingData(
+        items=items, genres=genres, names=[labels.spellings[g] for g in genres],
+        track_labels=np.asarray([genres.index(label.genre) for label in items]),
+        features=[good[label.path].embeddings[:, columns] for label in items],
+        mels=[good[label.path].mels for label in items] if options.fine_tune else None,
+        held=np.asarray(labelling.hold_out(items, VALID_FRACTION, options.seed), dtype=bool),
+        cached=sum(good[label.path].cached for label in items))
+    log(f"{len(items)} files ({data.cached} embeddings cached): {int((~data.held).sum())} for training, "
+        f"{int(data.held.sum())} held out for validation")
+    for g, name in enumerate(data.names):
+        mine = data.track_labels == g
+        log(f"  {name}: {int(mine.sum())} files ({int((mine & data.held).sum())} held out)")
+    return data
+
+
+@dataclass
+class Trained:
+    """A head learned on the base's features, or (fine-tuned) a new network and head in Keras."""
+
+    head: Head
+    network: object = None
+    layout: dict | None = None
+
+    def logits(self, data: TrainingData, i: int) -> np.ndarray:
+        """Pre-softmax outputs of every window of track ``i``."""
+        if self.network is None:
+            return self.head.logits(data.features[i])
+        start, stop = self.layout[self.head.feature]
+        return self.head.logits(np.asarray(self.network(data.mels[i], training=False))[:, start:stop])
+
+
+def train(data: TrainingData, indices: np.ndarray, options: RetrainOptions, base: GenreModel, stage: str,
+          report: Progress, cancel: threading.Event | None) -> Trained:
+    """A head on the frozen features of the given tracks; with fine-tuning, then the network's last block too."""
+    x, y, w = data.windows_of(indices)
+    head = heads.train_softmax_head(x, y, w, len(data.genres), base.head.feature, l2=HEAD_L2, dropout=HEAD_DROPOUT,
+                                    max_iterations=options.epochs, progress=_stage(report, stage), cancel=cancel)
+    if not options.fine_tune:
+        return Trained(head)
+    mels = np.concatenate([data.mels[i] for i in indices])
+    fine_tune = quiet_import("tagger.training.fine_tune").fine_tune
+    network, layout, tuned = fine_tune(base.path, head, mels, y, w, options.seed, _stage(report, "fine-tuning"), cancel)
+    return Trained(tuned, network, layout)
+
+
+@dataclass
+class Validation:
+    """What the held-out tracks say of a head trained without them."""
+
+    temperature: float = 1.0
+    min_confidence: float = 0.0
+    accuracy: float | None = None
+    per_genre: list[GenreScore] = field(default_factory=list)
+    confusion: str = ""
+
+
+def validate(data: TrainingData, options: RetrainOptions, base: GenreModel, report: Progress,
+             cancel: threading.Event | None) -> Validation:
+    """Train without the held-out tracks, score them as the tagger does, fit T and ``min_confidence``."""
+    from tagger.training import metrics
+
+    valid = np.nonzero(data.held)[0]
+    if not len(valid):
+        return Validation()
+    trained = train(data, np.nonzero(~data.held)[0], options, base, "validation", report, cancel)
+    logits = [trained.logits(data, i) for i in valid]
+    y_valid = data.track_labels[valid]
+    # A few held-out tracks cannot pin T down: keep it in a range that stays sane. When a handful
+    # all come out right, the fit sharpens as far as it may, and the model then says 1.0 on files
+    # it gets wrong; so with few of them T only ever softens.
+    lowest = TEMPERATURE_RANGE[0] if len(valid) >= MIN_TRACKS_TO_SHARPEN else 1.0
+    temperature = float(np.clip(metrics.fit_temperature(logits, y_valid), lowest, TEMPERATURE_RANGE[1]))
+    probs = metrics.track_probs(logits, temperature)
+    predicted = probs.argmax(axis=1)
+    matrix = metrics.confusion_matrix(y_valid, predicted, len(data.genres))
+    # Never above halfway from chance to certainty: a threshold fitted on a handful
+    # of tracks would otherwise leave most new files untagged.
+    ceiling = round((1 + 1 / len(data.genres)) / 2, 2)
+    return Validation(
+        temperature=temperature,
+        min_confidence=min(metrics.choose_min_confidence(y_valid, probs), ceiling),
+        accuracy=float((predicted == y_valid).mean()),
+        per_genre=[GenreScore(name, int(matrix[g, g]), int(matrix[g].sum())) for g, name in enumerate(data.names)],
+        confusion=metrics.confusion_text(matrix, data.names))
+
+
 def retrain(options: RetrainOptions, log: Log = print, progress: Progress | None = None,
             cancel: threading.Event | None = None) -> RetrainResult:
     """Run the whole retraining; see the module docstring.
@@ -390,223 +450,89 @@ def retrain(options: RetrainOptions, log: Log = print, progress: Progress | None
         With a message for the user.
     """
     started = time.perf_counter()
-    report = progress or (lambda *a: None)
-
-    def check_cancel():
-        if cancel is not None and cancel.is_set():
-            raise Cancelled()
-
-    target = check_name(options.name, options.force)
-    if options.min_per_genre < 1:
-        raise RetrainError("--min-per-genre must be at least 1")
-    if options.epochs < 1:
-        raise RetrainError("--epochs must be at least 1")
+    report = progress or _no_progress
+    target = check_options(options)
     labels = gather(options, log)
     from tagger.engine import default_workers
 
-    workers = options.workers or default_workers()
-    base = GenreModel.load(options.base, threads=workers)
-    from tagger.training.embeddings import Embedder, embed_all
-
-    embedder = Embedder(base, workers=workers, use_cache=options.use_cache)
-    log(f"{len(labels.labels)} labelled files in {len(labels.genres)} genres; "
-        f"base model {base.name!r} ({embedder.dim}-dim window features)")
-    check_cancel()
-    results = embed_all(embedder, [label.path for label in labels.labels], keep_mels=options.fine_tune,
-                        progress=lambda done, total: report("embedding", done, total, {}), cancel=cancel)
-    check_cancel()
-    bad = [(r.path, r.error) for r in results if r.embeddings is None]
-    for path, reason in bad:
-        log(f"skipped (unreadable): {path}: {reason}")
-    if len(bad) == len(results):
-        raise RetrainError(f"none of the {len(results)} labelled files could be read "
-                           f"(first: {bad[0][0]}: {bad[0][1]})")
-    good = {r.path: r for r in results if r.embeddings is not None}
-    labels.skipped += bad
-    labels.labels = [label for label in labels.labels if label.path in good]
-    before = set(labels.dropped)
-    try:
-        labelling.drop_small(labels, options.min_per_genre)
-    except LabelError as exc:
-        raise RetrainError(f"{exc} (after leaving out {len(bad)} unreadable files)") from None
-    for genre in sorted(set(labels.dropped) - before):
-        n = labels.dropped[genre]
-        log(f"left out {labels.spellings.get(genre, genre)!r}: only {n} readable file{'s' * (n != 1)}")
-
-    genres = labels.genres
-    names = [labels.spellings[g] for g in genres]
-    items = labels.labels
-    track_labels = np.asarray([genres.index(label.genre) for label in items])
-    embeddings = [good[label.path].embeddings for label in items]
-    mels = [good[label.path].mels for label in items] if options.fine_tune else None
-    held = np.asarray(labelling.hold_out(items, VALID_FRACTION, options.seed))
-    cached = sum(good[label.path].cached for label in items)
-    log(f"{len(items)} files ({cached} embeddings cached): {int((~held).sum())} for training, "
-        f"{int(held.sum())} held out for validation")
-    for genre, name in zip(genres, names):
-        mine = track_labels == genres.index(genre)
-        log(f"  {name}: {int(mine.sum())} files ({int((mine & held).sum())} held out)")
-
-    def windows_of(indices):
-        x = np.concatenate([embeddings[i] for i in indices])
-        y = np.concatenate([np.full(len(embeddings[i]), track_labels[i]) for i in indices])
-        t = np.concatenate([np.full(len(embeddings[i]), i) for i in indices])
-        return x, y, balanced_weights(y, t)
-
-    tag = "head_" + datetime.now().strftime("%Y%m%d%H%M%S")
-
-    def train(indices, stage):
-        x, y, w = windows_of(indices)
-        head = train_head(x, y, w, len(genres), options.epochs, options.seed, tag,
-                          report=lambda done, total, info: report(stage, done, total, info), cancel=cancel)
-        base_keras = embedder.keras_model
-        if options.fine_tune:
-            base_keras = load_keras_model(base.path / MODEL_FILE)  # fresh weights for each fine-tuning
-        full = assemble(base_keras, head)
-        if options.fine_tune:
-            m = np.concatenate([mels[i] for i in indices])
-            fine_tune(full, base_keras, m, y, w, options.seed,
-                      report=lambda done, total, info: report("fine-tuning", done, total, info), cancel=cancel)
-        return head, full
-
-    # Validation: a head trained without the held-out tracks.
-    temperature, min_confidence, accuracy, per_genre, confusion = 1.0, 0.0, None, [], ""
-    valid = np.nonzero(held)[0]
-    train_idx = np.nonzero(~held)[0]
-    if len(valid):
-        from tagger.training import metrics
-
-        head, full = train(train_idx, "validation")
-        logits = window_logits(full, head, embeddings, mels, valid, options.fine_tune)
-        y_valid = track_labels[valid]
-        # A few held-out tracks cannot pin T down: keep it in a range that stays sane. When a handful
-        # all come out right, the fit sharpens as far as it may, and the model then says 1.0 on files
-        # it gets wrong; so with few of them T only ever softens.
-        lowest = TEMPERATURE_RANGE[0] if len(valid) >= MIN_TRACKS_TO_SHARPEN else 1.0
-        temperature = float(np.clip(metrics.fit_temperature(logits, y_valid), lowest, TEMPERATURE_RANGE[1]))
-        probs = metrics.track_probs(logits, temperature)
-        predicted = probs.argmax(axis=1)
-        accuracy = float((predicted == y_valid).mean())
-        matrix = metrics.confusion_matrix(y_valid, predicted, len(genres))
-        per_genre = [GenreScore(name, int(matrix[g, g]), int(matrix[g].sum())) for g, name in enumerate(names)]
-        confusion = metrics.confusion_text(matrix, names)
-        # Never above halfway from chance to certainty: a threshold fitted on a handful
-        # of tracks would otherwise leave most new files untagged.
-        min_confidence = min(metrics.choose_min_confidence(y_valid, probs), round((1 + 1 / len(genres)) / 2, 2))
-    check_cancel()
-
+    options.workers = options.workers or default_workers()
+    base = GenreModel.load(options.base, threads=options.workers)
+    data = training_data(base, labels, embed_labels(base, labels, options, log, report, cancel), options, log)
+    validation = validate(data, options, base, report, cancel)
+    _check_cancel(cancel)
     # The saved model learns from every file.
-    head, full = train(np.arange(len(items)), "training")
-    fold_temperature(head.dense, temperature)
-    check_cancel()
-
+    trained = train(data, np.arange(len(data.items)), options, base, "training", report, cancel)
+    trained.head = trained.head.folded(validation.temperature)
+    _check_cancel(cancel)
     result = RetrainResult(
-        path=target, genres=names, files_used=len(items), train_files=len(train_idx), valid_files=len(valid),
-        accuracy=accuracy, per_genre=per_genre, confusion=confusion, temperature=temperature,
-        min_confidence=min_confidence, skipped=labels.skipped,
-        dropped={labels.spellings.get(g, g): n for g, n in labels.dropped.items()}, cached_files=cached,
-        model=full)
-    settings = ModelSettings(genres=tuple(genres), features=base.settings.features,
-                             display_names=dict(zip(genres, names)), min_confidence=min_confidence,
-                             temperature=temperature)
-    probe = mels[0][:4] if mels else _probe_windows(base, items)
+        path=target, genres=data.names, files_used=len(data.items), train_files=int((~data.held).sum()),
+        valid_files=int(data.held.sum()), accuracy=validation.accuracy, per_genre=validation.per_genre,
+        confusion=validation.confusion, temperature=validation.temperature,
+        min_confidence=validation.min_confidence, skipped=labels.skipped,
+        dropped={labels.spellings.get(g, g): n for g, n in labels.dropped.items()}, cached_files=data.cached)
     result.seconds = time.perf_counter() - started
-    save_model(full, settings, target, options, base, result, items, probe)
+    save(trained, data, options, base, result)
     result.seconds = time.perf_counter() - started
     return result
 
 
-def window_logits(full, head: Head, embeddings, mels, indices, fine_tuned: bool) -> list[np.ndarray]:
-    """Pre-softmax outputs of every window of the given tracks."""
-    import keras
-
-    if fine_tuned:
-        logit_model = keras.Model(full.input, head.logits)  # the Dense output inside the full model
-        return [np.asarray(logit_model(mels[i], training=False), dtype=np.float64) for i in indices]
-    inputs = keras.Input((embeddings[0].shape[1],))
-    x = inputs
-    for layer in head.layers[:-1]:
-        x = layer(x)
-    logit_model = keras.Model(inputs, x)
-    return [np.asarray(logit_model(embeddings[i], training=False), dtype=np.float64) for i in indices]
-
-
-def _probe_windows(base: GenreModel, items) -> np.ndarray:
+def _probe(base: GenreModel, data: TrainingData) -> np.ndarray:
     """A few real input windows, to check the saved model predicts what the trained one does."""
+    if data.mels:
+        return data.mels[0][:4]
     from tagger.features import file_windows
 
-    settings = base.settings.features
-    return file_windows(items[0].path, settings).mels[:4]
+    return file_windows(data.items[0].path, base.settings.features).mels[:4]
 
 
-def save_model(full, settings: ModelSettings, target: Path, options: RetrainOptions, base: GenreModel,
-               result: RetrainResult, items, probe: np.ndarray) -> None:
-    """Write model.keras, settings.json, MODEL_CARD.md and training.json, then move the folder in place.
+def save(trained: Trained, data: TrainingData, options: RetrainOptions, base: GenreModel,
+         result: RetrainResult) -> None:
+    """Write the model folder (staged, reloaded and checked before it replaces anything)."""
+    settings = ModelSettings(genres=tuple(data.genres), features=base.settings.features,
+                             display_names=dict(zip(data.genres, data.names)),
+                             min_confidence=result.min_confidence, temperature=result.temperature)
+    probe = _probe(base, data)
+    if trained.network is None:
+        writer = copy_network(base.path)
+        expected = trained.head.apply(base.features(probe)[:, base.layout[trained.head.feature]])
+    else:
+        from tagger.training import keras_network
 
-    The saved file is loaded back in safe mode and must predict what the
-    trained model does before anything replaces an existing model.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".{target.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+        writer = keras_network.network_writer(trained.network, trained.layout)
+        expected = np.asarray(keras_network.genre_model(trained.network, trained.head)(probe, training=False))
+    facts = {
+        "kind": "retrained", "created": now(), "base": base.name, "base_id": base.model_id,
+        "source": options.source, "library": str(Path(options.library).expanduser().resolve()),
+        "genres": result.genres, "files_used": result.files_used, "train_files": result.train_files,
+        "valid_files": result.valid_files, "validation_accuracy": result.accuracy,
+        "per_genre": {s.name: [s.right, s.total] for s in result.per_genre},
+        "fine_tune": options.fine_tune, "epochs": options.epochs, "seconds": round(result.seconds, 1),
+    }
+    card = card_text(facts, result, data.items, settings)
     try:
-        full.save(staging / MODEL_FILE)
-        settings.save(staging)
-        reloaded = load_keras_model(staging / MODEL_FILE)
-        before = np.asarray(full(probe, training=False))
-        after = np.asarray(reloaded(probe, training=False))
-        if not np.allclose(before, after, atol=1e-5):
-            raise RetrainError("the saved model does not predict what the trained one did; nothing was saved")
-        created = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
-        facts = {
-            "kind": "retrained", "created": created, "base": base.name, "base_id": base.model_id,
-            "source": options.source, "library": str(Path(options.library).expanduser().resolve()),
-            "genres": result.genres, "files_used": result.files_used, "train_files": result.train_files,
-            "valid_files": result.valid_files, "validation_accuracy": result.accuracy,
-            "per_genre": {s.name: [s.right, s.total] for s in result.per_genre},
-            "fine_tune": options.fine_tune, "epochs": options.epochs, "seconds": round(result.seconds, 1),
-        }
-        (staging / TRAINING_FILE).write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
-        write_card(staging / CARD_FILE, facts, result, items, settings)
-        _export_runtime(staging, full)
-        old = None
-        if target.exists():
-            old = target.parent / f".{target.name}.old-{os.getpid()}"
-            os.replace(target, old)
-        os.replace(staging, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        write_model_folder(result.path, writer, trained.head, settings, facts, card, probe, expected)
+    except ModelError as exc:
+        raise RetrainError(str(exc)) from None
 
 
-def _export_runtime(model_dir: Path, keras_model) -> None:
-    """Write the LiteRT copy the tagger starts fast with; without it the tagger uses the Keras file."""
-    try:
-        export_runtime(model_dir, keras_model)
-    except Exception:  # noqa: BLE001 - the copy only speeds start-up; the Keras file is the model
-        for stale in model_dir.glob("*.tflite"):
-            stale.unlink(missing_ok=True)
-
-
-def write_card(path: Path, facts: dict, result: RetrainResult, items, settings: ModelSettings) -> None:
+def card_text(facts: dict, result: RetrainResult, items, settings: ModelSettings) -> str:
+    """MODEL_CARD.md of a retrained model, rendered from its ``training.json`` facts."""
     files = "\n".join(f"- `{label.path}`: {settings.display_names[label.genre]}" for label in items)
     accuracy = "unknown (no held-out tracks)" if result.accuracy is None else f"{result.accuracy:.0%}"
-    text = f"""# {result.path.name}
+    return f"""# {result.path.name}
 
 Retrained from the user's own labels on {facts['created']}. Predicts one of
 {len(result.genres)} genres: {", ".join(result.genres)}.
 
-- Base model: `{facts['base']}` (fingerprint {facts['base_id']}), cut before its final Dense
-  layer{"; its last block fine-tuned" if facts['fine_tune'] else " and frozen"}; new softmax head
-  ({facts['epochs']} epochs, class-balanced).
+- Base model: `{facts['base']}` (fingerprint {facts['base_id']}), its network
+  {"with the last block fine-tuned" if facts['fine_tune'] else "frozen"}; new softmax head on its
+  features (L2, class-balanced, at most {facts['epochs']} L-BFGS iterations).
 - Labels: {"genre tags" if facts['source'] == "tags" else "review-window labels"} of files under
   `{facts['library']}`; {result.files_used} files used.
 - Validation: {result.valid_files} held-out tracks (whole artists), track accuracy {accuracy}
   (window probabilities averaged per track, as the tagger does). The saved head was then
   trained again on all {result.files_used} files.
-- Temperature {result.temperature:.3g} folded into the last Dense layer; default
+- Temperature {result.temperature:.3g} folded into the head; default
   `min_confidence` {result.min_confidence:.2f}.
 
 ## Validation
@@ -619,7 +545,6 @@ Retrained from the user's own labels on {facts['created']}. Predicts one of
 
 {files}
 """
-    path.write_text(text, encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------
@@ -639,9 +564,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-per-genre", type=int, default=3, metavar="N",
                         help="leave out genres with fewer files (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, metavar="N",
-                        help="epochs of head training (default: %(default)s)")
+                        help="most L-BFGS iterations of head training, each a pass over all windows "
+                             "(default: %(default)s)")
     parser.add_argument("--fine-tune", action="store_true",
-                        help=f"also train the base model's last block ({FINE_TUNE_EPOCHS} epochs, low learning rate)")
+                        help="also train the base model's last block, a few epochs at a low learning rate "
+                             "(needs genre-tagger[train])")
     parser.add_argument("--force", action="store_true", help="replace an existing model of that name")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--no-cache", dest="use_cache", action="store_false",

@@ -1,8 +1,8 @@
 """Genre model on top of musicnn's MSD CNN: ``tagger-train fit DATA_DIR --base musicnn --checkpoint DIR``.
 
 The ported musicnn (:mod:`tagger.training.musicnn_port`) stays frozen, so its
-embeddings are computed once per window and a new dense head is trained on
-them: that keeps cross-validation and the final fit within minutes on 2 cores.
+embeddings are computed once per window and a new softmax head is learned on
+them (NumPy): that keeps cross-validation and the final fit within minutes on 2 cores.
 Its front end is first pruned to ``--timbral-filters`` / ``--temporal-filters``
 channels per branch and its timbral convolutions factorised to ``--timbral-rank``
 basis filters (:mod:`tagger.training.musicnn_prune`, statistics from one window
@@ -36,9 +36,11 @@ on the strided network's embeddings.
    predictions, and per artist-disjoint direction on the other direction's
    (so no ECE reported is fitted on its own tracks); the shipped T is fitted
    on all artist-disjoint predictions, and ``min_confidence`` chosen on them.
-5. The shipped head is trained on all tracks, joined to the frozen base (up to
-   its tag probabilities) into one Keras model of built-in layers, with T
-   folded into its last Dense layer.
+5. The shipped head (NumPy, :func:`tagger.training.protocols.train_head`) is
+   trained on all tracks; the model folder holds the network (up to its tag
+   probabilities and penultimate layer) and the head, with T folded in.
+
+How the recipe's numbers were chosen: docs/experiments/.
 """
 
 from __future__ import annotations
@@ -54,14 +56,20 @@ import numpy as np
 from keras import layers
 
 from tagger.features import file_windows
-from tagger.model import MODEL_FILE, export_runtime
+from tagger.head import Head
 from tagger.settings import FeatureSettings, ModelSettings
 from tagger.training import card, metrics, musicnn_stride
 from tagger.training.evaluate import windows_per_second
 from tagger.training.dataset import (
     MANIFEST_FILE, DatasetError, LabelledTrack, genres_of, list_tracks, write_trained_on,
 )
-from tagger.training.fit import EVAL_KINDS, Evaluation, augmented_crop, fold_temperature, mel_power
+from tagger.training.fit import augmented_crop, mel_power
+from tagger.training.keras_network import save_genre_model
+from tagger.training.protocols import (
+    EVAL_KINDS, TAG_FEATURE, Embedded, Evaluation, artist_disjoint_splits, contiguous_folds, cross_fitted_probs,
+    cross_validate, cv_splits, logistic_baseline, random_window_accuracy, split_of, split_protocol, train_head,
+    training_set,
+)
 from tagger.training.musicnn_port import FRONTEND_BRANCHES, FULL_FILTERS, load_musicnn
 from tagger.training.musicnn_prune import multiply_adds, prune_musicnn
 
@@ -70,42 +78,15 @@ DATA_NOTE = f"""The head sees every 4 s window of every track plus {CROPS_PER_TR
 per track (time shift, random gain of +-6 dB, mixing with another track of the same genre and
 fold). Classes are balanced by sample weights inversely proportional to each genre's number of
 windows (classical is over-represented)."""
-N_FOLDS = 5
-HEAD_EPOCHS = 120
-HEAD_DROPOUT = 0.5
-HEAD_L2 = 1e-3
 EMBED_BATCH = 64
 EMBEDDING_LAYERS = ("pooled_bn", "penultimate")
 # The head reads musicnn's own 50 MSD tag probabilities (its tag layer, as trained on the Million
 # Song Dataset, applied to the penultimate layer), not the penultimate layer itself: on artists it
 # never heard, that head was right on 7 more of 113 tracks (8 more than one on the whole embedding),
-# though it was picked among 14 heads on those very tracks; the card's head table has them all.
+# though it was picked among 14 heads on those very tracks (docs/experiments/ has them all).
 TAG_LAYER = "tag_logits"
 # The embedding layer that TAG_LAYER reads in musicnn's graph.
 TAG_INPUT = "penultimate"
-
-
-# ---------------------------------------------------------------------------
-# Folds
-# ---------------------------------------------------------------------------
-
-def contiguous_folds(tracks: Sequence[LabelledTrack], n_folds: int = N_FOLDS) -> np.ndarray:
-    """Fold of each track: within each (genre, split), tracks sorted by GTZAN id are cut into ``n_folds`` runs.
-
-    Returns
-    -------
-    np.ndarray, shape (n_tracks,)
-        int fold indices, 0 to ``n_folds - 1``.
-    """
-    folds = np.zeros(len(tracks), dtype=np.int64)
-    cells: dict[tuple[str, str], list[int]] = {}
-    for i, t in enumerate(tracks):
-        cells.setdefault((t.genre, t.split), []).append(i)
-    for members in cells.values():
-        members.sort(key=lambda i: tracks[i].path.name)
-        for rank, i in enumerate(members):
-            folds[i] = rank * n_folds // len(members)
-    return folds
 
 
 # ---------------------------------------------------------------------------
@@ -122,26 +103,6 @@ def embed(model: keras.Model, mels: np.ndarray) -> np.ndarray:
     """Embeddings of log-Mel windows (n, frames, n_mels) -> (n, dim), float32, in batches."""
     return np.concatenate([np.asarray(model(mels[i:i + EMBED_BATCH], training=False))
                            for i in range(0, len(mels), EMBED_BATCH)])
-
-
-@dataclass
-class Embedded:
-    """Embeddings of every track's windows.
-
-    Attributes
-    ----------
-    windows : list of np.ndarray
-        Per track, (n_windows, dim): the windows the tagger scores.
-    crops : list of np.ndarray
-        Per track, (CROPS_PER_TRACK, dim): augmented training crops.
-    """
-
-    windows: list[np.ndarray]
-    crops: list[np.ndarray]
-
-    def rows(self) -> np.ndarray:
-        """Every track's windows then crops, track by track, shape (n, dim): the order of :func:`track_inputs`."""
-        return np.concatenate([np.concatenate([w, c]) for w, c in zip(self.windows, self.crops)])
 
 
 def track_inputs(tracks: Sequence[LabelledTrack], folds: np.ndarray, settings: FeatureSettings, seed: int,
@@ -210,161 +171,16 @@ def tag_probabilities(base: keras.Model, data: Embedded) -> Embedded:
     return Embedded([probabilities(w) for w in data.windows], [probabilities(c) for c in data.crops])
 
 
-def build_head(n_features: int, n_genres: int) -> keras.Model:
-    """Dropout + Dense logits + softmax over ``n_features`` tag probabilities (all on one 0-1 scale)."""
-    inputs = keras.Input((n_features,))
-    x = layers.Dropout(HEAD_DROPOUT)(inputs)
-    logits = layers.Dense(n_genres, kernel_regularizer=keras.regularizers.L2(HEAD_L2), name="logits")(x)
-    return keras.Model(inputs, layers.Activation("softmax", name="probabilities")(logits))
-
-
-def training_set(data: Embedded, labels: np.ndarray, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Windows and crops of the chosen tracks, their labels and genre-balancing sample weights."""
-    x = np.concatenate([np.concatenate([data.windows[i], data.crops[i]]) for i in chosen])
-    y = np.concatenate([np.full(len(data.windows[i]) + len(data.crops[i]), labels[i]) for i in chosen])
-    counts = np.bincount(y, minlength=labels.max() + 1)
-    weights = len(y) / (np.count_nonzero(counts) * counts[y])
-    return x, y, weights.astype(np.float32)
-
-
-def train_head(x: np.ndarray, y: np.ndarray, weights: np.ndarray, n_genres: int, seed: int) -> keras.Model:
-    """Fit :func:`build_head` on embeddings with class-balancing weights."""
-    keras.utils.set_random_seed(seed)
-    head = build_head(x.shape[1], n_genres)
-    head.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy())
-    head.fit(x, y, sample_weight=weights, batch_size=64, epochs=HEAD_EPOCHS, verbose=0)
-    return head
-
-
-def head_logits(head: keras.Model, windows: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Pre-softmax outputs of the head for each track's windows."""
-    logit_model = keras.Model(head.input, head.get_layer("logits").output)
-    return [np.asarray(logit_model(w, training=False), dtype=np.float64) for w in windows]
-
-
-# ---------------------------------------------------------------------------
-# Protocols
-# ---------------------------------------------------------------------------
-
-def cross_validate(data: Embedded, labels: np.ndarray, folds: np.ndarray, n_genres: int,
-                   seed: int) -> list[np.ndarray | None]:
-    """Out-of-fold window logits of every track (head trained on the other folds)."""
-    out: list[np.ndarray | None] = [None] * len(labels)
-    for k in range(folds.max() + 1):
-        head = train_head(*training_set(data, labels, np.nonzero(folds != k)[0]), n_genres, seed + k)
-        held = np.nonzero(folds == k)[0]
-        for i, logits in zip(held, head_logits(head, [data.windows[i] for i in held])):
-            out[i] = logits
-    return out
-
-
-def cross_fitted_probs(logits: Sequence[np.ndarray], labels: np.ndarray, folds: np.ndarray) -> np.ndarray:
-    """Track probabilities with each fold's temperature fitted on the other folds only."""
-    probs = np.zeros((len(labels), logits[0].shape[1]))
-    for k in np.unique(folds):
-        others, own = np.nonzero(folds != k)[0], np.nonzero(folds == k)[0]
-        t = metrics.fit_temperature([logits[i] for i in others], labels[others])
-        probs[own] = metrics.track_probs([logits[i] for i in own], t)
-    return probs
-
-
-def artist_disjoint_splits(tracks: Sequence[LabelledTrack], labels: np.ndarray,
-                           evaluable: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The artist-filtered split used both ways, as (training tracks, scored tracks) index pairs.
-
-    1. Train on the manifest's ``train`` list, score its ``valid`` tracks.
-    2. Train on the ``valid`` list plus the ``train``-list tracks of genres that
-       have no scored ``valid`` tracks, score the ``train``-list tracks of the
-       genres that do.
-
-    The two lists are artist-disjoint, so no scored track's artist is among
-    the tracks its head was trained on; together the two directions score
-    every track of the genres on both lists (a genre on one list only has no
-    artist-disjoint figure). A direction with nothing to score is left out.
-    """
-    split = np.asarray([t.split for t in tracks])
-    on_valid = np.isin(labels, labels[(split == "valid") & evaluable])
-    directions = (
-        (split == "train", (split == "valid") & evaluable),
-        ((split == "valid") | ~on_valid, (split == "train") & on_valid & evaluable),
-    )
-    return [(np.nonzero(train)[0], np.nonzero(held)[0]) for train, held in directions if held.any()]
-
-
-def cv_splits(folds: np.ndarray, evaluable: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The contiguous-id folds as (training tracks, scored tracks) index pairs."""
-    return [(np.nonzero(folds != k)[0], np.nonzero((folds == k) & evaluable)[0]) for k in range(folds.max() + 1)]
-
-
-def split_protocol(data: Embedded, labels: np.ndarray, splits: Sequence[tuple[np.ndarray, np.ndarray]],
-                   n_genres: int, seed: int) -> tuple[np.ndarray, list[np.ndarray]]:
-    """One head per (training, scored) pair; returns the scored tracks in order and their window logits."""
-    held_all, logits_all = [], []
-    for k, (train, held) in enumerate(splits):
-        head = train_head(*training_set(data, labels, train), n_genres, seed + k)
-        held_all.append(held)
-        logits_all += head_logits(head, [data.windows[i] for i in held])
-    held = np.concatenate(held_all)
-    order = np.argsort(held, kind="stable")
-    return held[order], [logits_all[i] for i in order]
-
-
-def split_of(held: np.ndarray, splits: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """For each scored track in ``held``, the index of the split in ``splits`` that scored it."""
-    which = np.full(len(held), -1)
-    for k, (_, scored) in enumerate(splits):
-        which[np.isin(held, scored)] = k
-    return which
-
-
-def random_window_accuracy(data: Embedded, labels: np.ndarray, evaluable: np.ndarray, n_genres: int,
-                           seed: int) -> float:
-    """Window accuracy under a random 5-fold split of windows, ignoring tracks: the overstated figure."""
-    chosen = np.nonzero(evaluable)[0]
-    x = np.concatenate([data.windows[i] for i in chosen])
-    y = np.concatenate([np.full(len(data.windows[i]), labels[i]) for i in chosen])
-    fold = np.random.default_rng(seed).integers(N_FOLDS, size=len(y))
-    hits = 0
-    for k in range(N_FOLDS):
-        train = fold != k
-        counts = np.bincount(y[train], minlength=n_genres)
-        weights = (train.sum() / (np.count_nonzero(counts) * counts[y[train]])).astype(np.float32)
-        head = train_head(x[train], y[train], weights, n_genres, seed + k)
-        hits += int((np.asarray(head(x[~train], training=False)).argmax(axis=1) == y[~train]).sum())
-    return hits / len(y)
-
-
-def logistic_baseline(data: Embedded, labels: np.ndarray, splits: Sequence[tuple[np.ndarray, np.ndarray]],
-                      columns: slice) -> np.ndarray:
-    """Track probabilities of balanced logistic regression on one embedding part, no augmentation.
-
-    One classifier per (training, scored) pair of ``splits``; rows of tracks never scored stay zero.
-    """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    probs = np.zeros((len(labels), labels.max() + 1))
-    for train, held in splits:
-        x = np.concatenate([data.windows[i][:, columns] for i in train])
-        y = np.concatenate([np.full(len(data.windows[i]), labels[i]) for i in train])
-        clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, class_weight="balanced", max_iter=2000))
-        clf.fit(x, y)
-        for i in held:
-            probs[i, clf.classes_] = clf.predict_proba(data.windows[i][:, columns]).mean(axis=0)
-    return probs
-
-
 # ---------------------------------------------------------------------------
 # The shipped model
 # ---------------------------------------------------------------------------
 
-def assemble(base: keras.Model, head: keras.Model) -> keras.Model:
+def assemble(base: keras.Model, head: Head) -> keras.Model:
     """One model: musicnn up to its MSD tag probabilities, then the head's logits and softmax."""
-    tags = layers.Activation("sigmoid", name="tag_probabilities")(base.get_layer(TAG_LAYER).output)
-    logits_layer = layers.Dense(head.get_layer("logits").units, name="logits")
+    tags = layers.Activation("sigmoid", name=TAG_FEATURE)(base.get_layer(TAG_LAYER).output)
+    logits_layer = layers.Dense(head.n_genres, name="logits")
     logits = logits_layer(tags)
-    logits_layer.set_weights(head.get_layer("logits").get_weights())
+    logits_layer.set_weights([head.weights, head.bias])
     outputs = layers.Activation("softmax", name="probabilities")(logits)
     return keras.Model(base.input, outputs, name="musicnn_genre")
 
@@ -413,91 +229,122 @@ def front_filters(args: argparse.Namespace) -> tuple[int, ...]:
                  for branch in FRONTEND_BRANCHES)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Cross-validate the recipe, train the shipped head on all tracks, save model and card."""
-    started = time.perf_counter()
-    settings = FeatureSettings()
-    tracks = list_tracks(args.data_dir)
+@dataclass
+class Data:
+    """The labelled tracks and how the protocols split them."""
+
+    tracks: list[LabelledTrack]
+    genres: list[str]
+    labels: np.ndarray
+    folds: np.ndarray
+    evaluable: np.ndarray
+    disjoint: list[tuple[np.ndarray, np.ndarray]]
+
+
+def read_data(data_dir: Path) -> Data:
+    """Tracks, labels, CV folds and the artist-disjoint splits of ``data_dir``."""
+    tracks = list_tracks(data_dir)
     genres = list(genres_of(tracks))
     labels = np.asarray([genres.index(t.genre) for t in tracks])
-    folds = contiguous_folds(tracks)
     evaluable = np.asarray([t.kind in EVAL_KINDS for t in tracks])
     disjoint = artist_disjoint_splits(tracks, labels, evaluable)
     if not disjoint:
-        raise DatasetError(f"{args.data_dir}: no artist-filtered valid list in its {MANIFEST_FILE} "
+        raise DatasetError(f"{data_dir}: no artist-filtered valid list in its {MANIFEST_FILE} "
                            "(--base musicnn measures the model on artists it never heard)")
-    filters = front_filters(args)
+    return Data(tracks, genres, labels, contiguous_folds(tracks), evaluable, disjoint)
+
+
+def build_network(args: argparse.Namespace, data: Data, settings: FeatureSettings,
+                  started: float) -> tuple[keras.Model, Embedded]:
+    """musicnn pruned, factorised and strided as ``args`` say, and its embeddings of every window and crop."""
+    filters, rank = front_filters(args), args.timbral_rank or None
     base = load_musicnn(args.checkpoint, settings.window_frames, settings.n_mels)
-    rank = args.timbral_rank or None
     if filters != FULL_FILTERS or rank:
-        base = prune_musicnn(base, filters, statistics_windows(tracks, settings), rank)
+        base = prune_musicnn(base, filters, statistics_windows(data.tracks, settings), rank)
     base_key = f"musicnn front-end filters {filters}, timbral rank {rank}, seed {args.seed}"
-    data = load_embeddings(args.cache, tracks, base_key) if args.cache else None
+    embedded = load_embeddings(args.cache, data.tracks, base_key) if args.cache else None
     inputs = None
-    if data is None:
-        inputs = track_inputs(tracks, folds, settings, args.seed)
-        data = embed_inputs(embedding_model(base), inputs)
+    if embedded is None:
+        inputs = track_inputs(data.tracks, data.folds, settings, args.seed)
+        embedded = embed_inputs(embedding_model(base), inputs)
         if args.cache:
-            save_embeddings(args.cache, data, tracks, base_key)
-    print(f"embedded {len(tracks)} tracks in {(time.perf_counter() - started) / 60:.1f} min")
+            save_embeddings(args.cache, embedded, data.tracks, base_key)
+    print(f"embedded {len(data.tracks)} tracks in {(time.perf_counter() - started) / 60:.1f} min")
     temporal_frequency_stride = args.temporal_frequency_stride or args.frequency_stride
     if max(args.frequency_stride, args.time_stride, temporal_frequency_stride) > 1:
-        inputs = inputs or track_inputs(tracks, folds, settings, args.seed)
-        base, data, agreement = strided_base(base, filters, rank, args.frequency_stride, args.time_stride,
-                                             inputs, data, args.seed, temporal_frequency_stride)
+        inputs = inputs or track_inputs(data.tracks, data.folds, settings, args.seed)
+        base, embedded, agreement = strided_base(base, filters, rank, args.frequency_stride, args.time_stride,
+                                                 inputs, embedded, args.seed, temporal_frequency_stride)
         print(f"strides {args.frequency_stride} (Mel bands; temporal branches {temporal_frequency_stride}), "
-              f"{args.time_stride} (frames): "
-              f"embedding correlation with full resolution {agreement:.3f} "
+              f"{args.time_stride} (frames): embedding correlation with full resolution {agreement:.3f} "
               f"after {(time.perf_counter() - started) / 60:.1f} min")
+    return base, embedded
 
-    penultimate = head_columns(base)
-    head_data = tag_probabilities(base, data)
-    oof = cross_validate(head_data, labels, folds, len(genres), args.seed)
-    cv_idx = np.nonzero(evaluable)[0]
-    cv_eval = Evaluation(labels[cv_idx], cross_fitted_probs(oof, labels, folds)[cv_idx],
-                         [tracks[i].path.name for i in cv_idx])
-    held, held_logits = split_protocol(head_data, labels, disjoint, len(genres), args.seed)
+
+@dataclass
+class Scores:
+    """The recipe scored under both protocols, with the calibration the shipped model takes."""
+
+    cv: Evaluation
+    disjoint: Evaluation
+    on_valid_list: np.ndarray
+    temperature: float
+    min_confidence: float
+    report: str
+
+
+def score_recipe(data: Data, base: keras.Model, embedded: Embedded, head_data: Embedded, seed: int) -> Scores:
+    """CV and artist-disjoint figures of the head recipe, the baselines, the temperature and threshold."""
+    names = [t.path.name for t in data.tracks]
+    oof = cross_validate(head_data, data.labels, data.folds, len(data.genres))
+    cv_idx = np.nonzero(data.evaluable)[0]
+    cv_eval = Evaluation(data.labels[cv_idx], cross_fitted_probs(oof, data.labels, data.folds)[cv_idx],
+                         [names[i] for i in cv_idx])
+    held, held_logits = split_protocol(head_data, data.labels, data.disjoint, len(data.genres))
     # Users' music is by artists the model never heard. CV folds can share an artist, which makes
     # their out-of-fold predictions more confident than new artists warrant; so the shipped temperature
     # and threshold come from the artist-disjoint predictions, and the figures reported for those use,
     # in each direction, the temperature fitted on the other.
-    if len(disjoint) > 1:
-        temperature = metrics.fit_temperature(held_logits, labels[held])
-        held_probs = cross_fitted_probs(held_logits, labels[held], split_of(held, disjoint))
+    if len(data.disjoint) > 1:
+        temperature = metrics.fit_temperature(held_logits, data.labels[held])
+        held_probs = cross_fitted_probs(held_logits, data.labels[held], split_of(held, data.disjoint))
     else:
-        temperature = metrics.fit_temperature([oof[i] for i in cv_idx], labels[cv_idx])
+        temperature = metrics.fit_temperature([oof[i] for i in cv_idx], data.labels[cv_idx])
         held_probs = metrics.track_probs(held_logits, temperature)
-    disjoint_eval = Evaluation(labels[held], held_probs, [tracks[i].path.name for i in held])
+    disjoint_eval = Evaluation(data.labels[held], held_probs, [names[i] for i in held])
+    on_valid_list = np.asarray([data.tracks[i].split == "valid" for i in held])
+    report = comparison_text(cv_eval, disjoint_eval, on_valid_list, baselines(data, base, embedded, cv_idx, held),
+                             random_window_accuracy(head_data, data.labels, data.evaluable, len(data.genres), seed))
+    return Scores(cv_eval, disjoint_eval, on_valid_list, temperature,
+                  metrics.choose_min_confidence(disjoint_eval.labels, disjoint_eval.probs), report)
+
+
+def baselines(data: Data, base: keras.Model, embedded: Embedded, cv_idx: np.ndarray,
+              held: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Logistic regression on two embedding parts, under the CV and the artist-disjoint split."""
+    penultimate = head_columns(base)
     dim_pooled = base.get_layer("pooled_bn").output.shape[-1]
     parts = {f"penultimate ({penultimate.stop - penultimate.start})": penultimate,
              f"mean_pool ({dim_pooled // 2})": slice(dim_pooled // 2, dim_pooled)}
-    baselines = {name: (logistic_baseline(data, labels, cv_splits(folds, evaluable), part)[cv_idx],
-                        logistic_baseline(data, labels, disjoint, part)[held]) for name, part in parts.items()}
-    chunk_accuracy = random_window_accuracy(head_data, labels, evaluable, len(genres), args.seed)
+    cv = cv_splits(data.folds, data.evaluable)
+    return {name: (logistic_baseline(embedded, data.labels, cv, part)[cv_idx],
+                   logistic_baseline(embedded, data.labels, data.disjoint, part)[held])
+            for name, part in parts.items()}
 
-    min_confidence = metrics.choose_min_confidence(disjoint_eval.labels, disjoint_eval.probs)
-    head = train_head(*training_set(head_data, labels, np.arange(len(tracks))), len(genres), args.seed)
-    model = assemble(base, head)
-    fold_temperature(model, temperature)
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    model.save(args.out / MODEL_FILE)
-    export_runtime(args.out, model)
-    write_trained_on(args.out, tracks)
-    ModelSettings(genres=tuple(genres), features=settings, min_confidence=min_confidence,
-                  temperature=temperature).save(args.out)
-    minutes = (time.perf_counter() - started) / 60
-    speed = windows_per_second(model, settings.window_frames, settings.n_mels)
+def card_facts(args: argparse.Namespace, data: Data, scores: Scores, model: keras.Model, settings: FeatureSettings,
+               minutes: float) -> card.CardFacts:
+    """What the card of the built model says, speed and the rebuild command included."""
+    temporal_frequency_stride = args.temporal_frequency_stride or args.frequency_stride
+    filters, rank = front_filters(args), args.timbral_rank or None
+    speed = windows_per_second(lambda x: model(x, training=False), settings.window_frames, settings.n_mels)
     gmac = multiply_adds(settings.window_frames, settings.n_mels, filters, rank, args.frequency_stride,
                          args.time_stride, temporal_frequency_stride) / 1e9
-    on_valid_list = np.asarray([tracks[i].split == "valid" for i in held])
-    report = (comparison_text(cv_eval, disjoint_eval, on_valid_list, baselines, chunk_accuracy)
-              + SPEED_NOTE.format(speed=speed, track=14 / speed, gmac=gmac,
-                                  full=multiply_adds(settings.window_frames, settings.n_mels, FULL_FILTERS) / 1e9)
-              + HEAD_NOTE + PRUNING_NOTE)
-    card.write_card(args.out, card.CardFacts(
-        data_note=DATA_NOTE, title="musicnn (MSD) transfer genre model", genres=genres, evaluation=cv_eval, temperature=temperature,
-        min_confidence=min_confidence, n_train=len(tracks), minutes=minutes, n_params=model.count_params(),
+    full = multiply_adds(settings.window_frames, settings.n_mels, FULL_FILTERS) / 1e9
+    return card.CardFacts(
+        data_note=DATA_NOTE, title="musicnn (MSD) transfer genre model", genres=data.genres, evaluation=scores.cv,
+        temperature=scores.temperature, min_confidence=scores.min_confidence, n_train=len(data.tracks),
+        minutes=minutes, n_params=model.count_params(),
         command=(f"{CHECKPOINT_STEPS}\nnice -n 10 tagger-train fit {args.data_dir} --base musicnn "
                  f"--checkpoint {args.checkpoint} --timbral-filters {args.timbral_filters} "
                  f"--temporal-filters {args.temporal_filters} --timbral-rank {args.timbral_rank} "
@@ -507,12 +354,33 @@ def run(args: argparse.Namespace) -> int:
         architecture=(ARCHITECTURE.format(timbral=args.timbral_filters, temporal=args.temporal_filters,
                                           rank=args.timbral_rank)
                       + stride_text(args.frequency_stride, args.time_stride, temporal_frequency_stride)),
-        protocol=CV_PROTOCOL, extra=report,
-        more_results=[("Results on artists it never heard (artist-disjoint, both ways)", disjoint_eval)]))
-    print(card.summary_text(genres, cv_eval))
+        protocol=CV_PROTOCOL,
+        extra=scores.report + SPEED_NOTE.format(speed=speed, track=14 / speed, gmac=gmac, full=full),
+        more_results=[("Results on artists it never heard (artist-disjoint, both ways)", scores.disjoint)])
+
+
+def run(args: argparse.Namespace) -> int:
+    """Score the recipe under both protocols, train the shipped head on all tracks, save the model folder."""
+    started = time.perf_counter()
+    settings = FeatureSettings()
+    data = read_data(args.data_dir)
+    base, embedded = build_network(args, data, settings, started)
+    head_data = tag_probabilities(base, embedded)
+    scores = score_recipe(data, base, embedded, head_data, args.seed)
+    head = train_head(*training_set(head_data, data.labels, np.arange(len(data.tracks))), len(data.genres))
+    model = assemble(base, head)
+    minutes = (time.perf_counter() - started) / 60
+    facts = card_facts(args, data, scores, model, settings, minutes)
+    model_settings = ModelSettings(genres=tuple(data.genres), features=settings,
+                                   min_confidence=scores.min_confidence, temperature=scores.temperature)
+    probe = file_windows(data.tracks[0].path, settings).mels[:4]
+    save_genre_model(args.out, model, model_settings, card.training_facts("transfer", facts), card.card_text(facts),
+                     probe)
+    write_trained_on(args.out, data.tracks)
+    print(card.summary_text(data.genres, scores.cv))
     print("artist-disjoint, both ways:")
-    print(card.summary_text(genres, disjoint_eval))
-    print(report)
+    print(card.summary_text(data.genres, scores.disjoint))
+    print(scores.report)
     print(f"saved {args.out} ({minutes:.1f} min)")
     return 0
 
@@ -573,8 +441,9 @@ into the biases; the kept weights are musicnn's own), and each timbral convoluti
 factorised into {rank} basis filters and a 1x1 convolution (0: not factorised) along the
 principal directions of its outputs on the training windows. A new head reads musicnn's own
 50 MSD tag probabilities (its tag layer on the 200-unit penultimate layer, kept as trained:
-rock, pop, jazz, blues, country, metal, Hip-Hop, dance, ...): dropout 0.5, Dense with L2 1e-3,
-softmax. Weights of the musicnn part: ISC licence, Music Technology Group,
+rock, pop, jazz, blues, country, metal, Hip-Hop, dance, ...): softmax layer with L2 1e-3 and
+the stand-in for dropout 0.5 on its inputs (`tagger.training.heads`), run in NumPy after the
+network. Weights of the musicnn part: ISC licence, Music Technology Group,
 Universitat Pompeu Fabra (https://github.com/jordipons/musicnn)."""
 
 def stride_text(stride: int, time_stride: int = 1, temporal_frequency_stride: int | None = None) -> str:
@@ -599,47 +468,6 @@ def stride_text(stride: int, time_stride: int = 1, temporal_frequency_stride: in
             "full-resolution embedding on the windows and crops of all tracks; the head is trained on the "
             "strided network's embeddings.")
 
-
-HEAD_NOTE = """
-
-The head was chosen from these variants, each trained on the same embeddings of this network
-(strides 2 / 2) and scored under this card's two protocols with cross-fitted temperatures
-(2026-12-01; a rebuild's own figures are in the tables at the top). The choice was made on
-these same held-out tracks, among 14 variants, so its figures carry that selection. The head
-on musicnn's own MSD tag probabilities is right on 7 more of 113 tracks by unseen artists than
-the head shipped before it, the largest gain in the table: right on 9 tracks that head got
-wrong, wrong on 2 it got right (exact McNemar p = 0.065, before allowing for the choice among
-14). Under the CV, where one artist can sit on both sides, it is 2 points lower genre-balanced,
-nearly all of it country (4 of 12 against 9 of 12; on unseen artists both heads get 4 of 12).
-That is what a head leaning less on the training artists' own sound would do, but these few
-tracks cannot tell it apart from luck.
-
-| head | CV balanced (top-3) | artist-disjoint accuracy | artist-disjoint balanced (top-3) | artist-disjoint ECE |
-|---|---|---|---|---|
-| whole embedding (872), dropout 0.5, L2 1e-3 | 87.2% (94.9%) | 71.7% | 62.6% (83.5%) | 0.031 |
-| whole embedding, L2 1e-2 | 87.2% (93.9%) | 73.5% | 63.2% (85.5%) | 0.067 |
-| whole embedding, L2 3e-2 | 87.2% (93.9%) | 72.6% | 61.5% (87.1%) | 0.104 |
-| whole embedding, dropout 0.7 | 85.5% (93.9%) | 71.7% | 65.2% (87.1%) | 0.049 |
-| whole embedding, no augmented crops | 82.9% (92.5%) | 69.9% | 62.1% (80.8%) | 0.056 |
-| whole embedding, 40 epochs | 86.5% (93.9%) | 72.6% | 62.8% (84.8%) | 0.048 |
-| whole embedding, standardised | 87.6% (94.9%) | 71.7% | 62.6% (83.8%) | 0.042 |
-| whole embedding, standardised, L2 1e-2 | 86.2% (94.8%) | 74.3% | 63.4% (87.1%) | 0.066 |
-| penultimate (200) | 85.6% (97.4%) | 70.8% | 66.0% (88.6%) | 0.089 |
-| penultimate (200), standardised, L2 1e-2 (shipped before) | 84.9% (97.4%) | 75.2% | 70.1% (88.6%) | 0.067 |
-| MSD tag logits (50), standardised, L2 1e-2 | 80.9% (94.6%) | 77.0% | 69.4% (90.0%) | 0.091 |
-| MSD tag logits (50), standardised, L2 1e-3 | 80.9% (94.6%) | 75.2% | 68.7% (90.1%) | 0.104 |
-| penultimate (200) and MSD tag logits (50), standardised, L2 1e-2 | 85.5% (97.4%) | 70.8% | 66.0% (88.6%) | 0.070 |
-| **MSD tag probabilities (50), L2 1e-3 (shipped)** | 82.6% (95.5%) | 81.4% | 76.2% (90.1%) | 0.085 |
-
-The same head on whole networks from the musicnn wheel, without pruning or strides, under the
-same protocols (2026-12-01): the MSD musicnn scores 80.7% (94.6%) balanced under the CV and, on
-unseen artists, 74.3% of tracks right, 71.0% (89.8%) balanced, ECE 0.078; the MagnaTagATune
-musicnn 62.5% (91.5%), 61.1% and 43.0% (82.1%), ECE 0.180. The shipped network's lead over the
-whole MSD network (92 against 84 of 113 tracks) carries the selection above, so it is no
-evidence that pruning helps; but it shows that the compression is not what keeps the figures
-below 85%. The data is: on the artist-disjoint check the heads that score the valid list learn
-from the train list, which holds 86 s of country (2 full clips and 10 excerpts), 111 s of disco
-and 135 s of blues, against 369-394 s of pop, rock and hip-hop."""
 
 CV_PROTOCOL = """\
 Main figure: 5-fold cross-validation over all tracks of the data set. Within each genre and
@@ -670,76 +498,3 @@ Inference: {gmac:.2f} GMAC per 4 s window ({full:.2f} for the whole musicnn); {s
 windows/s through the Keras model (batch 128, 2 CPU cores, `model(x, training=False)`),
 {track:.2f} s per 30 s track (14 windows). The tagger runs the LiteRT copy (about as fast,
 without TensorFlow's start-up; whole-command figures in benchmarks/RESULTS.md)."""
-
-PRUNING_NOTE = """
-
-How much to prune was chosen by this sweep (same CV folds, valid list, crops and seed; the
-channel statistics then came from the first two windows of 160 train-list tracks, so the
-figures differ a little from the table above; LiteRT speed on 2 idle cores, 2026-11-25):
-
-| front-end filters (timbral / temporal) | GMAC per window | LiteRT windows/s | CV balanced | valid-list balanced |
-|---|---|---|---|---|
-| 204 / 51 (whole musicnn) | 1.87 | 32 | 85.6% | 76.8% |
-| 64 / 24 | 0.64 | 82 | 87.3% | 84.0% |
-| 48 / 16 | 0.47 | 101 | 85.5% | 82.2% |
-| 32 / 16 | 0.35 | 144 | 86.3% | 74.8% |
-| 24 / 12 | 0.27 | - | 85.9% | 69.5% |
-| 16 / 8 | 0.18 | 187 | 82.7% | 76.2% |
-| 64 / 24, timbral stride 2 in frequency | 0.41 | - | 83.2% | 68.7% |
-
-48 / 16 was the smallest that lost nothing under either protocol; with 56 valid tracks one
-track is 1.8 points, so the differences between the first three rows are within noise. Then,
-with 48 / 16 and the statistics of this build (its plain figures: CV 86.1%, valid 76.8%), the
-timbral convolutions factorised (plain SVD of the weights instead kept only 0.70 correlation
-with the embedding at rank 16):
-
-| timbral rank | GMAC per window | LiteRT windows/s | CV balanced | valid-list balanced |
-|---|---|---|---|---|
-| 20 | 0.29 | 135 | 86.4% | 76.8% |
-| 16 | 0.25 | 168 | 85.5% | 76.8% |
-
-Then, with 48 / 16 and rank 16, the front end evaluated at every other Mel band (LiteRT
-speed on another machine, 2 idle cores, 2026-12-01, where the rank-16 network runs 83-114
-windows/s; artist-disjoint as in the table above, but like the sweeps above with window
-probabilities at T = 1, where the tables above use the shipped temperature):
-
-| frequency stride | GMAC per window | LiteRT windows/s | CV balanced | valid-list balanced | artist-disjoint balanced (top-3) |
-|---|---|---|---|---|---|
-| 1 | 0.25 | 83-114 | 85.5% | 76.8% | 66.1% (85.4%) |
-| 2, not fine-tuned | 0.14 | 221-272 | 83.8% | 70.7% | 60.0% (80.6%) |
-| 2, fine-tuned to the stride-1 embedding (shipped until 2026-12-01) | 0.14 | 221-272 | 83.7% | 78.2% | 66.7% (82.2%) |
-| 2, fine-tuned on the train list's audio only | 0.14 | 221-272 | 87.1% | 76.4% | 65.0% (82.2%) |
-
-The shipped network was fine-tuned on the audio of every track, held-out ones included (no
-labels). The last row shows what that is worth: a copy that never heard the valid list scores
-it within one track per genre of the shipped one (its embedding correlation with the stride-1
-network: 0.975 on windows it trained on, 0.959 on valid-list windows).
-
-Then, with both strides 2, the front end at every other frame too (2026-12-01: figures under
-this card's protocol, calibration cross-fitted as in the tables at the top, with the head on the
-whole embedding used until the head table above; LiteRT windows/s on this card's machine, 2
-idle cores, batch 64, 3 runs alternating between the two networks):
-
-| strides (Mel bands / frames), fine-tuning | GMAC per window | LiteRT windows/s, 2 threads (1) | CV balanced (top-3) | valid-list balanced | artist-disjoint accuracy | artist-disjoint balanced (top-3) | artist-disjoint ECE |
-|---|---|---|---|---|---|---|---|
-| 2 / 1, 8 epochs (shipped until 2026-12-01) | 0.14 | 199-223 (121-129) | 83.7% (93.9%) | 78.2% | 72.6% | 66.7% (83.8%) | 0.081 |
-| 2 / 2, 8 epochs | 0.07 | - | 86.4% (93.9%) | 72.2% | 71.7% | 62.7% (80.8%) | 0.030 |
-| 2 / 2, 20 epochs (shipped) | 0.07 | 408-490 (250-253) | 86.2% (93.9%) | 70.8% | 71.7% | 62.6% (83.5%) | 0.031 |
-| 2 / 3, 20 epochs (not shipped) | 0.05 | - | 78.9% (92.5%) | 61.7% | 67.3% | 55.9% (80.5%) | 0.093 |
-
-Embedding correlation with the full-resolution network: 0.975 at strides 2 / 1, 0.874 and
-0.895 at 2 / 2 after 8 and 20 epochs. The shipped network is twice as fast as the one before
-it. Tracks right: 140 against 135 of 159 under the CV, 81 against 82 of 113 on unseen
-artists, so track accuracy is the same within what these tracks can tell; but on unseen
-artists the genre-balanced figure is 4 points lower (blues: 5 of 13 right against 7), and on
-the valid list alone 7 points (2 of its 56 tracks). Every third frame (tried the same day, same
-command with `--time-stride 3`: embedding correlation 0.848) would have cut the network's
-time by another third (1.7-1.9 against 2.5-2.9 ms per window, one thread, untrained copies),
-but it lost 7 points under the CV and 7 on unseen artists (blues 3 of 13), so it is not used.
-The temporal branches at every 4th Mel band instead of every 2nd (tried the same day, same
-command with `--temporal-frequency-stride 4`: embedding correlation 0.885) run 389-413 against
-255-317 windows/s on one thread and 584-734 against 459-580 on two (LiteRT, trained copies,
-alternating), but with the head shipped before this one it scored 136 against 138 of 159
-tracks under the CV and 82 against 85 of 113 on unseen artists (genre-balanced 66.6% against
-70.1%; blues 8 of 13, country 3 of 12). Part of that gap may be the selection that head's
-figures carry; still, it is not used."""

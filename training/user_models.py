@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import re
 import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from tagger.genres import display_name
-from tagger.model import CARD_FILE, MODEL_FILE, ModelError, shipped_models_dir, user_models_dir
+from tagger.model import ModelError, shipped_models_dir, user_models_dir
 from tagger.settings import SETTINGS_FILE, ModelSettings
-
-TRAINING_FILE = "training.json"
+from tagger.training.model_folder import read_facts
 
 
 @dataclass(frozen=True)
@@ -46,18 +43,6 @@ class ModelInfo:
     error: str | None = None
 
 
-def _from_card(path: Path) -> tuple[int | None, float | None]:
-    """Training tracks and track accuracy stated in a model card written by ``tagger-train fit``."""
-    try:
-        text = (path / CARD_FILE).read_text(encoding="utf-8")
-    except OSError:
-        return None, None
-    files = re.search(r"(\d[\d,]*)\s+training\s+tracks", text)
-    accuracy = re.search(r"track accuracy:?\s*([\d.]+)\s*%", text)
-    return (int(files.group(1).replace(",", "")) if files else None,
-            float(accuracy.group(1)) / 100 if accuracy else None)
-
-
 def model_info(path: Path, shipped: bool) -> ModelInfo:
     """Facts about the model folder ``path``."""
     try:
@@ -65,21 +50,11 @@ def model_info(path: Path, shipped: bool) -> ModelInfo:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return ModelInfo(path.name, path, shipped, [], "", None, None, error=f"unreadable settings ({exc})")
     genres = [display_name(g, settings.display_names) for g in settings.genres]
-    facts = {}
-    try:
-        facts = json.loads((path / TRAINING_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        pass
-    if facts:
-        files, accuracy = facts.get("files_used"), facts.get("validation_accuracy")
-        date = str(facts.get("created", ""))[:10]
-    else:
-        files, accuracy = _from_card(path)
-        date = ""
+    facts = read_facts(path)
+    date = str(facts.get("created", ""))[:10]
     if not date:
-        stamp = path / MODEL_FILE if (path / MODEL_FILE).exists() else path / SETTINGS_FILE
-        date = datetime.fromtimestamp(stamp.stat().st_mtime).strftime("%Y-%m-%d")
-    return ModelInfo(path.name, path, shipped, genres, date, files, accuracy)
+        date = datetime.fromtimestamp((path / SETTINGS_FILE).stat().st_mtime).strftime("%Y-%m-%d")
+    return ModelInfo(path.name, path, shipped, genres, date, facts.get("files_used"), facts.get("validation_accuracy"))
 
 
 def list_models() -> list[ModelInfo]:
