@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--report", type=Path, metavar="FILE", help="write a per-file report (.csv or .json)")
     parser.add_argument("--rescan", action="store_true", help="analyse every file again, ignoring stored results")
     parser.add_argument("--model", metavar="NAME_OR_PATH", help="model to use (default: the shipped one)")
+    parser.add_argument("--learn", action="store_true",
+                        help="learn a model from the files under FOLDER that have a genre (validated on held-out "
+                             "artists, figures printed), then tag the files without one with it")
+    parser.add_argument("--min-per-genre", type=_positive_int, default=3, metavar="N",
+                        help="with --learn: leave out genres with fewer files (default: %(default)s)")
     parser.add_argument("--workers", type=_positive_int, metavar="N", help="decoding threads (default: one per core)")
     parser.add_argument("--min-confidence", type=_probability, metavar="P",
                         help="leave files whose top genre is less likely than P (0-1) alone (default: the model's)")
@@ -221,8 +226,29 @@ def tag_folder(args: argparse.Namespace, config: Config) -> int:
     from tagger.native_log import native_stderr_to
     from tagger.paths import data_dir
 
+    if args.learn:
+        config.set("model", str(learn_model(folder, args, config)), "--learn")
     with native_stderr_to(data_dir() / DECODER_LOG) as log:
         return _tag(folder, args, config, log)
+
+
+def learn_model(folder: Path, args: argparse.Namespace, config: Config) -> Path:
+    """``--learn``: the folder of the model learned from (or reused for) ``folder``'s genre tags; figures on stdout."""
+    from tagger.model import ModelError
+    from tagger.training.learn import learn_library
+    from tagger.training.retrain import RetrainError
+
+    if folder.is_file():
+        raise UsageError("--learn needs a folder: it learns from the files there that have a genre")
+    if args.model:
+        raise UsageError("--learn makes its own model from the folder: leave out --model")
+    try:
+        learned = learn_library(folder, args.min_per_genre, workers=config["workers"])
+    except (RetrainError, ModelError) as exc:
+        raise UsageError(f"cannot learn from {folder}: {exc}") from None
+    print(learned.figures)
+    print(f"model {learned.name!r} ({'reused, library unchanged' if learned.reused else 'saved'}): {learned.path}")
+    return learned.path
 
 
 def _tag(folder: Path, args: argparse.Namespace, config: Config, log: Path | None) -> int:

@@ -121,6 +121,13 @@ class GenreScore:
     def accuracy(self) -> float | None:
         return self.right / self.total if self.total else None
 
+    @property
+    def text(self) -> str:
+        """``"Loud: 83% of 6 held-out tracks (95% interval ...)"``, or too few to measure."""
+        from tagger.training.metrics import accuracy_text
+
+        return f"{self.name}: {accuracy_text(self.right, self.total)}"
+
 
 @dataclass
 class RetrainResult:
@@ -158,6 +165,7 @@ class RetrainResult:
     confusion: str
     temperature: float
     min_confidence: float
+    threshold_note: str = ""
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)
     cached_files: int = 0
@@ -170,15 +178,20 @@ class RetrainResult:
             lines.append("no held-out tracks (each genre needs 3 or more files, of 2 or more artists): "
                          "validation accuracy unknown")
         else:
-            lines.append(f"validation: {self.valid_files} held-out tracks, track accuracy {self.accuracy:.0%} "
-                         f"(mean of window probabilities per track)")
-            for score in self.per_genre:
-                acc = "-" if score.accuracy is None else f"{score.accuracy:.0%}"
-                lines.append(f"  {score.name}: {acc} ({score.right}/{score.total})")
+            lines.append(f"validation (tracks of artists held out, mean of window probabilities per track): "
+                         f"{self.accuracy_text}")
+            lines += [f"  {score.text}" for score in self.per_genre]
             lines.append("confusion (rows true, columns predicted):")
             lines.append(self.confusion)
-        lines.append(f"temperature {self.temperature:.3g}, min_confidence {self.min_confidence:.2f}")
+        lines.append(f"temperature {self.temperature:.3g}, min_confidence {self.min_confidence:.2f}: {self.threshold_note}")
         return "\n".join(lines)
+
+    @property
+    def accuracy_text(self) -> str:
+        """Track accuracy with the number of held-out tracks and its 95% interval."""
+        from tagger.training.metrics import accuracy_text
+
+        return accuracy_text(sum(s.right for s in self.per_genre), self.valid_files)
 
 
 # ---------------------------------------------------------------------------
@@ -397,6 +410,7 @@ class Validation:
     accuracy: float | None = None
     per_genre: list[GenreScore] = field(default_factory=list)
     confusion: str = ""
+    threshold_note: str = "no held-out tracks to choose it from: none"
 
 
 def validate(data: TrainingData, options: RetrainOptions, base: GenreModel, report: Progress,
@@ -418,15 +432,37 @@ def validate(data: TrainingData, options: RetrainOptions, base: GenreModel, repo
     probs = metrics.track_probs(logits, temperature)
     predicted = probs.argmax(axis=1)
     matrix = metrics.confusion_matrix(y_valid, predicted, len(data.genres))
-    # Never above halfway from chance to certainty: a threshold fitted on a handful
-    # of tracks would otherwise leave most new files untagged.
-    ceiling = round((1 + 1 / len(data.genres)) / 2, 2)
+    min_confidence, note = choose_threshold(y_valid, probs, len(data.genres))
     return Validation(
-        temperature=temperature,
-        min_confidence=min(metrics.choose_min_confidence(y_valid, probs), ceiling),
+        temperature=temperature, min_confidence=min_confidence, threshold_note=note,
         accuracy=float((predicted == y_valid).mean()),
         per_genre=[GenreScore(name, int(matrix[g, g]), int(matrix[g].sum())) for g, name in enumerate(data.names)],
         confusion=metrics.confusion_text(matrix, data.names))
+
+
+# Share of written genres that should be right, where enough held-out tracks can tell.
+WRITTEN_RIGHT_TARGET = 0.9
+
+
+def choose_threshold(labels: np.ndarray, probs: np.ndarray, n_genres: int) -> tuple[float, str]:
+    """``min_confidence`` from calibrated held-out track probabilities, and a line saying how it was chosen.
+
+    With :data:`MIN_TRACKS_TO_SHARPEN` or more held-out tracks: the lowest threshold at which
+    :data:`WRITTEN_RIGHT_TARGET` of the tracks written are right (keeping half of them written).
+    Either way never above halfway from chance to certainty, which is also the conservative
+    threshold taken when the held-out tracks are too few to choose one.
+    """
+    from tagger.training import metrics
+
+    halfway = float(np.floor((1 + 1 / n_genres) / 2 * 100) / 100)
+    if len(labels) < MIN_TRACKS_TO_SHARPEN:
+        how = (f"too few held-out files ({len(labels)}, under {MIN_TRACKS_TO_SHARPEN}) to choose it for "
+               f"{WRITTEN_RIGHT_TARGET:.0%} right: conservative threshold, halfway from chance to certainty")
+        threshold = halfway
+    else:
+        threshold = min(metrics.choose_min_confidence(labels, probs, WRITTEN_RIGHT_TARGET), halfway)
+        how = f"chosen so that {WRITTEN_RIGHT_TARGET:.0%} of written genres are right (at most halfway from chance)"
+    return threshold, f"{how}; {metrics.written_precision_text(labels, probs, threshold)}"
 
 
 def retrain(options: RetrainOptions, log: Log = print, progress: Progress | None = None,
@@ -468,7 +504,7 @@ def retrain(options: RetrainOptions, log: Log = print, progress: Progress | None
         path=target, genres=data.names, files_used=len(data.items), train_files=int((~data.held).sum()),
         valid_files=int(data.held.sum()), accuracy=validation.accuracy, per_genre=validation.per_genre,
         confusion=validation.confusion, temperature=validation.temperature,
-        min_confidence=validation.min_confidence, skipped=labels.skipped,
+        min_confidence=validation.min_confidence, threshold_note=validation.threshold_note, skipped=labels.skipped,
         dropped={labels.spellings.get(g, g): n for g, n in labels.dropped.items()}, cached_files=data.cached)
     result.seconds = time.perf_counter() - started
     save(trained, data, options, base, result)
@@ -505,6 +541,7 @@ def save(trained: Trained, data: TrainingData, options: RetrainOptions, base: Ge
         "source": options.source, "library": str(Path(options.library).expanduser().resolve()),
         "genres": result.genres, "files_used": result.files_used, "train_files": result.train_files,
         "valid_files": result.valid_files, "validation_accuracy": result.accuracy,
+        "validation_right": sum(s.right for s in result.per_genre), "min_confidence_rule": result.threshold_note,
         "per_genre": {s.name: [s.right, s.total] for s in result.per_genre},
         "fine_tune": options.fine_tune, "epochs": options.epochs, "seconds": round(result.seconds, 1),
     }
@@ -518,7 +555,7 @@ def save(trained: Trained, data: TrainingData, options: RetrainOptions, base: Ge
 def card_text(facts: dict, result: RetrainResult, items, settings: ModelSettings) -> str:
     """MODEL_CARD.md of a retrained model, rendered from its ``training.json`` facts."""
     files = "\n".join(f"- `{label.path}`: {settings.display_names[label.genre]}" for label in items)
-    accuracy = "unknown (no held-out tracks)" if result.accuracy is None else f"{result.accuracy:.0%}"
+    accuracy = "unknown (no held-out tracks)" if result.accuracy is None else result.accuracy_text
     return f"""# {result.path.name}
 
 Retrained from the user's own labels on {facts['created']}. Predicts one of
@@ -533,7 +570,7 @@ Retrained from the user's own labels on {facts['created']}. Predicts one of
   (window probabilities averaged per track, as the tagger does). The saved head was then
   trained again on all {result.files_used} files.
 - Temperature {result.temperature:.3g} folded into the head; default
-  `min_confidence` {result.min_confidence:.2f}.
+  `min_confidence` {result.min_confidence:.2f}: {result.threshold_note}.
 
 ## Validation
 
