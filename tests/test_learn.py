@@ -1,0 +1,119 @@
+"""``tagger-batch LIB --learn`` (issue 22): learn the library's own genre tags, then fill its untagged files.
+
+Made-up genres on audio made here ("Calm Stuff" = soft chords, "Noise Wall" =
+noise bursts, "Low End" = bass tones) that the shipped network's features tell
+apart; two or three artists per genre so held-out artists are real.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from audio import make_track  # noqa: E402
+from conftest import tree_hashes  # noqa: E402
+
+GENRES = {"Calm Stuff": "chords", "Noise Wall": "noise", "Low End": "bass"}
+
+
+def make_library(folder: Path, tagged_per_genre: int = 6, untagged_per_genre: int = 3,
+                 genres: dict[str, str] = GENRES) -> dict[Path, str]:
+    """Tagged and untagged tracks of each made-up genre (FLAC and MP3, 5-7 s); returns {path: true genre}."""
+    truth = {}
+    for g, (genre, kind) in enumerate(genres.items()):
+        for i in range(tagged_per_genre + untagged_per_genre):
+            tagged = i < tagged_per_genre
+            path = folder / ("tagged" if tagged else "untagged") / f"{kind}_{i:02d}.{'flac' if i % 2 else 'mp3'}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            truth[make_track(path, seconds=5 + i % 3, rate=22050, channels=1, seed=100 * g + i, kind=kind,
+                             title=f"{kind} {i}", artist=f"{kind} band {i // 2}",
+                             genre=genre if tagged else None)] = genre
+    return truth
+
+
+def genres_in(path: Path) -> list[str]:
+    from tagger.tags import read_genres
+
+    return read_genres(path)
+
+
+def test_learn_fills_the_untagged_files_with_the_users_genres_and_changes_no_tagged_file(run_cli, tmp_path):
+    truth = make_library(tmp_path / "lib")
+    tagged_before = tree_hashes(tmp_path / "lib" / "tagged")
+    result = run_cli(tmp_path / "lib", "--learn", "--quiet", "--report", tmp_path / "report.json")
+    assert result.code == 0, result.err
+    assert tree_hashes(tmp_path / "lib" / "tagged") == tagged_before
+    untagged = [path for path in truth if "untagged" in path.parts]
+    right = sum(genres_in(path) == [truth[path]] for path in untagged)
+    assert right >= 0.75 * len(untagged), {p.name: genres_in(p) for p in untagged}
+    # The figures come before anything is written: counts and intervals, never a bare percentage.
+    assert "held-out tracks" in result.out and ("95% interval" in result.out or "too few held-out" in result.out)
+    assert "min_confidence" in result.out
+    rows = json.loads((tmp_path / "report.json").read_text())["files"]
+    assert {row["status"] for row in rows if "/tagged/" in row["path"]} <= {"kept-existing", "unchanged"}
+
+
+def test_the_learned_model_is_listed_with_its_held_out_count_and_reused_while_the_tags_are_unchanged(
+        run_cli, tmp_path, capsys):
+    from tagger.tags import write_genres
+    from tagger.training.cli import main as train_main
+    from tagger.training.learn import learned_model_name
+
+    truth = make_library(tmp_path / "lib", untagged_per_genre=1)
+    first = run_cli(tmp_path / "lib", "--learn", "--quiet", "--dry-run")
+    assert first.code == 0 and "(saved)" in first.out, first.err
+    capsys.readouterr()
+    assert train_main(["list"]) == 0
+    listing = capsys.readouterr().out
+    name = learned_model_name(tmp_path / "lib")
+    line = next(line for line in listing.splitlines() if line.startswith(name))
+    assert "held-out" in line and "Calm Stuff" in line
+    again = run_cli(tmp_path / "lib", "--learn", "--quiet", "--dry-run")
+    assert again.code == 0 and "reused" in again.out and "(saved)" not in again.out
+    # One tag changed by hand: the library is not the one the model learned from any more.
+    write_genres(next(p for p, g in truth.items() if "tagged" in p.parts and g == "Low End"), ["Calm Stuff"])
+    changed = run_cli(tmp_path / "lib", "--learn", "--quiet", "--dry-run")
+    assert changed.code == 0 and "(saved)" in changed.out
+
+
+def test_learn_from_a_library_with_one_genre_is_a_one_line_error(run_cli, tmp_path):
+    make_library(tmp_path / "lib", genres={"Calm Stuff": "chords"})
+    before = tree_hashes(tmp_path / "lib")
+    result = run_cli(tmp_path / "lib", "--learn", "--quiet")
+    assert result.code == 2
+    assert result.err.count("\n") == 1 and "only one genre (Calm Stuff)" in result.err and "Traceback" not in result.err
+    assert tree_hashes(tmp_path / "lib") == before
+
+
+def test_learn_refuses_a_model_and_a_single_file(run_cli, tmp_path):
+    truth = make_library(tmp_path / "lib", untagged_per_genre=0)
+    assert "leave out --model" in run_cli(tmp_path / "lib", "--learn", "--model", "default").err
+    assert "needs a folder" in run_cli(next(iter(truth)), "--learn").err
+
+
+@pytest.mark.parametrize("right, total, expected", [
+    (3, 3, "too few held-out files to measure (3)"),
+    (11, 16, "69% of 16 held-out tracks (95% interval 44%-86%)"),
+])
+def test_accuracy_is_given_with_its_count_and_interval_or_not_at_all(right, total, expected):
+    from tagger.training.metrics import accuracy_text
+
+    assert accuracy_text(right, total) == expected
+
+
+def test_a_threshold_from_few_held_out_tracks_is_conservative_and_says_so():
+    import numpy as np
+
+    from tagger.training.retrain import choose_threshold
+
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    probs = np.array([[0.9, 0.05, 0.05], [0.2, 0.7, 0.1], [0.1, 0.3, 0.6], [0.5, 0.4, 0.1],
+                      [0.1, 0.8, 0.1], [0.05, 0.05, 0.9]])
+    threshold, note = choose_threshold(labels, probs, 3)
+    assert threshold == 0.66  # halfway from chance (1/3) to certainty
+    assert "too few held-out files (6" in note and "4 of 6 held-out tracks reach it" in note
