@@ -23,6 +23,8 @@ from tagger.training.retrain import Log, Progress, RetrainError, RetrainOptions,
 
 # Beside the model: the fingerprint of what it was learned from, and its figures as printed.
 LEARNED_FILE = "learned.json"
+# Part of the fingerprint: raise it when learning changes what a model holds, so older ones are relearned.
+RECIPE_VERSION = 1
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.+-]+")
 
 
@@ -73,7 +75,7 @@ def library_fingerprint(library: Path, min_per_genre: int, base: GenreModel) -> 
     found, skipped = labelling.from_tags(library)
     rows = sorted([str(label.path), *_stamp(label.path), label.name, label.artist] for label in found)
     rows.append(sorted(str(path) for path, _ in skipped))
-    facts = {"files": rows, "min_per_genre": min_per_genre, "base_network": base.network_id, "base": base.model_id}
+    facts = {"recipe": RECIPE_VERSION, "files": rows, "min_per_genre": min_per_genre, "base_network": base.network_id, "base": base.model_id}
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
 
 

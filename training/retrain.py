@@ -38,12 +38,14 @@ from tagger.head import Head
 from tagger.model import (
     DEFAULT_MODEL, TRAIN_EXTRA, GenreModel, ModelError, quiet_import, shipped_models_dir, user_models_dir,
 )
+from tagger.novelty import Novelty
 from tagger.settings import ModelSettings
 from tagger.training import heads
 from tagger.training import labels as labelling
 from tagger.training.heads import Cancelled
 from tagger.training.labels import LabelError, LabelSet
 from tagger.training.model_folder import copy_network, now, write_model_folder
+from tagger.training.novelty_fit import KEEP_PERCENTILE, fit_novelty, measure_out_of_vocabulary, track_probs
 
 if TYPE_CHECKING:  # embeddings imports the audio front end (SciPy's FFT): not for tagger-train --help
     from tagger.training.embeddings import FileEmbeddings
@@ -166,6 +168,7 @@ class RetrainResult:
     temperature: float
     min_confidence: float
     threshold_note: str = ""
+    out_of_vocabulary: str = ""
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)
     cached_files: int = 0
@@ -184,6 +187,8 @@ class RetrainResult:
             lines.append("confusion (rows true, columns predicted):")
             lines.append(self.confusion)
         lines.append(f"temperature {self.temperature:.3g}, min_confidence {self.min_confidence:.2f}: {self.threshold_note}")
+        if self.out_of_vocabulary:
+            lines.append(self.out_of_vocabulary)
         return "\n".join(lines)
 
     @property
@@ -378,6 +383,7 @@ class Trained:
     head: Head
     network: object = None
     layout: dict | None = None
+    novelty: Novelty | None = None
 
     def logits(self, data: TrainingData, i: int) -> np.ndarray:
         """Pre-softmax outputs of every window of track ``i``."""
@@ -394,11 +400,17 @@ def train(data: TrainingData, indices: np.ndarray, options: RetrainOptions, base
     head = heads.train_softmax_head(x, y, w, len(data.genres), base.head.feature, l2=HEAD_L2, dropout=HEAD_DROPOUT,
                                     max_iterations=options.epochs, progress=_stage(report, stage), cancel=cancel)
     if not options.fine_tune:
-        return Trained(head)
+        # A tuned network moves the features, so only a frozen one gets the abstain rule.
+        groups = [labelling.group_key(data.items[i]) for i in indices]
+        return Trained(head, novelty=fit_novelty([data.features[i] for i in indices], groups, head.feature))
     mels = np.concatenate([data.mels[i] for i in indices])
     fine_tune = quiet_import("tagger.training.fine_tune").fine_tune
     network, layout, tuned = fine_tune(base.path, head, mels, y, w, options.seed, _stage(report, "fine-tuning"), cancel)
     return Trained(tuned, network, layout)
+
+
+def _head_and_rule(trained: Trained) -> tuple[Head, Novelty]:
+    return trained.head, trained.novelty
 
 
 @dataclass
@@ -430,6 +442,8 @@ def validate(data: TrainingData, options: RetrainOptions, base: GenreModel, repo
     lowest = TEMPERATURE_RANGE[0] if len(valid) >= MIN_TRACKS_TO_SHARPEN else 1.0
     temperature = float(np.clip(metrics.fit_temperature(logits, y_valid), lowest, TEMPERATURE_RANGE[1]))
     probs = metrics.track_probs(logits, temperature)
+    if trained.novelty is not None:  # scored as the saved model will tag: unfamiliar windows abstain
+        probs = track_probs(trained.head.folded(temperature), [data.features[i] for i in valid], trained.novelty)
     predicted = probs.argmax(axis=1)
     matrix = metrics.confusion_matrix(y_valid, predicted, len(data.genres))
     min_confidence, note = choose_threshold(y_valid, probs, len(data.genres))
@@ -499,15 +513,20 @@ def retrain(options: RetrainOptions, log: Log = print, progress: Progress | None
     # The saved model learns from every file.
     trained = train(data, np.arange(len(data.items)), options, base, "training", report, cancel)
     trained.head = trained.head.folded(validation.temperature)
+    out_of_vocabulary = "" if options.fine_tune else measure_out_of_vocabulary(
+        data.features, data.track_labels, data.names,
+        lambda indices: _head_and_rule(train(data, indices, options, base, "out-of-vocabulary", report, cancel)),
+        validation.temperature, validation.min_confidence)
     _check_cancel(cancel)
     result = RetrainResult(
         path=target, genres=data.names, files_used=len(data.items), train_files=int((~data.held).sum()),
         valid_files=int(data.held.sum()), accuracy=validation.accuracy, per_genre=validation.per_genre,
         confusion=validation.confusion, temperature=validation.temperature,
-        min_confidence=validation.min_confidence, threshold_note=validation.threshold_note, skipped=labels.skipped,
+        min_confidence=validation.min_confidence, threshold_note=validation.threshold_note,
+        out_of_vocabulary=out_of_vocabulary and out_of_vocabulary.text(), skipped=labels.skipped,
         dropped={labels.spellings.get(g, g): n for g, n in labels.dropped.items()}, cached_files=data.cached)
     result.seconds = time.perf_counter() - started
-    save(trained, data, options, base, result)
+    save(trained, data, options, base, result, out_of_vocabulary and out_of_vocabulary.facts())
     result.seconds = time.perf_counter() - started
     return result
 
@@ -522,15 +541,16 @@ def _probe(base: GenreModel, data: TrainingData) -> np.ndarray:
 
 
 def save(trained: Trained, data: TrainingData, options: RetrainOptions, base: GenreModel,
-         result: RetrainResult) -> None:
+         result: RetrainResult, out_of_vocabulary: dict | None = None) -> None:
     """Write the model folder (staged, reloaded and checked before it replaces anything)."""
     settings = ModelSettings(genres=tuple(data.genres), features=base.settings.features,
                              display_names=dict(zip(data.genres, data.names)),
                              min_confidence=result.min_confidence, temperature=result.temperature)
     probe = _probe(base, data)
     if trained.network is None:
-        writer = copy_network(base.path)
-        expected = trained.head.apply(base.features(probe)[:, base.layout[trained.head.feature]])
+        writer = with_novelty(copy_network(base.path), trained.novelty)
+        features = base.features(probe)[:, base.layout[trained.head.feature]]
+        expected = trained.novelty.apply(features, trained.head.apply(features))
     else:
         from tagger.training import keras_network
 
@@ -544,12 +564,26 @@ def save(trained: Trained, data: TrainingData, options: RetrainOptions, base: Ge
         "validation_right": sum(s.right for s in result.per_genre), "min_confidence_rule": result.threshold_note,
         "per_genre": {s.name: [s.right, s.total] for s in result.per_genre},
         "fine_tune": options.fine_tune, "epochs": options.epochs, "seconds": round(result.seconds, 1),
+        "out_of_vocabulary": out_of_vocabulary or None,
+        "abstain_rule": None if trained.novelty is None else {
+            "feature": trained.novelty.feature, "threshold": trained.novelty.threshold,
+            "reference_windows": len(trained.novelty.reference), "keep_percentile": KEEP_PERCENTILE},
     }
     card = card_text(facts, result, data.items, settings)
     try:
         write_model_folder(result.path, writer, trained.head, settings, facts, card, probe, expected)
     except ModelError as exc:
         raise RetrainError(str(exc)) from None
+
+
+def with_novelty(write_network: Callable[[Path], None], rule: Novelty) -> Callable[[Path], None]:
+    """A model-folder network writer that also saves the abstain rule beside the network."""
+
+    def write(folder: Path) -> None:
+        write_network(folder)
+        rule.save(folder)
+
+    return write
 
 
 def card_text(facts: dict, result: RetrainResult, items, settings: ModelSettings) -> str:
@@ -571,6 +605,7 @@ Retrained from the user's own labels on {facts['created']}. Predicts one of
   trained again on all {result.files_used} files.
 - Temperature {result.temperature:.3g} folded into the head; default
   `min_confidence` {result.min_confidence:.2f}: {result.threshold_note}.
+- Music unlike the training files: {_abstain_text(facts)}
 
 ## Validation
 
@@ -582,6 +617,22 @@ Retrained from the user's own labels on {facts['created']}. Predicts one of
 
 {files}
 """
+
+
+def _abstain_text(facts: dict) -> str:
+    """The card's line on the abstain rule and the out-of-vocabulary rate it was measured to give."""
+    rule, rates = facts.get("abstain_rule"), facts.get("out_of_vocabulary")
+    if rule is None:
+        return "no abstain rule (the fine-tuned network's features differ from the frozen ones it would read)."
+    text = (f"a window farther than {rule['threshold']:.3g} (standardised distance) from all "
+            f"{rule['reference_windows']} training windows counts as no genre; the threshold lets "
+            f"{rule['keep_percentile']:g}% of training windows of artists held out through.")
+    if rates and rates["files"]:
+        n = rates["files"]
+        text += (f" Files of a genre left out of training ({', '.join(rates['genres_left_out'])}, {n} files) "
+                 f"answered at `min_confidence` or above: {rates['confident_without_rule']} of {n} without the "
+                 f"rule, {rates['confident_with_rule']} of {n} with it.")
+    return text
 
 
 # ---------------------------------------------------------------------------
@@ -618,6 +669,7 @@ STAGE_NAMES = {
     "validation": "training without held-out files",
     "training": "training on all files",
     "fine-tuning": "fine-tuning",
+    "out-of-vocabulary": "measuring answers on genres left out",
 }
 
 
