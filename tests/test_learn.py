@@ -117,3 +117,77 @@ def test_a_threshold_from_few_held_out_tracks_is_conservative_and_says_so():
     threshold, note = choose_threshold(labels, probs, 3)
     assert threshold == 0.66  # halfway from chance (1/3) to certainty
     assert "too few held-out files (6" in note and "4 of 6 held-out tracks reach it" in note
+
+
+def clicks(path: Path, seed: int) -> Path:
+    """A click track: a sound none of the made-up genres is made of."""
+    import numpy as np
+
+    from audio import write_audio
+
+    rate = 22050
+    sound = np.zeros((rate * 6, 1), dtype=np.float32)
+    sound[:: rate // (3 + seed % 4), 0] = 0.9
+    return write_audio(path, sound, rate)
+
+
+def test_music_of_a_genre_never_labelled_is_left_uncertain_and_the_card_says_how_often(run_cli, tmp_path):
+    from tagger.tags import read_genres
+    from tagger.training.learn import learned_model_name
+    from tagger.training.model_folder import read_facts
+    from tagger.model import user_models_dir
+
+    make_library(tmp_path / "lib", untagged_per_genre=0)
+    (tmp_path / "lib" / "untagged").mkdir()
+    unknown = [clicks(tmp_path / "lib" / "untagged" / f"clicks_{i}.wav", i) for i in range(4)]
+    result = run_cli(tmp_path / "lib", "--learn", "--quiet", "--report", tmp_path / "report.json")
+    assert result.code == 0, result.err
+    rows = {Path(row["path"]).name: row for row in json.loads((tmp_path / "report.json").read_text())["files"]}
+    assert all(rows[path.name]["status"] == "uncertain" for path in unknown), rows
+    assert all(read_genres(path) == [] for path in unknown)
+    folder = user_models_dir() / learned_model_name(tmp_path / "lib")
+    rates = read_facts(folder)["out_of_vocabulary"]
+    assert rates["files"] == 18 and rates["confident_with_rule"] <= rates["confident_without_rule"]
+    card = (folder / "MODEL_CARD.md").read_text()
+    assert f"{rates['confident_with_rule']} of 18 with it" in card and "without the rule" in card
+    assert "taught" in result.out and "with it" in result.out
+
+
+def test_a_window_far_from_every_training_window_says_nothing(tmp_path):
+    import numpy as np
+
+    from tagger.novelty import load_novelty
+    from tagger.training.novelty_fit import fit_novelty
+
+    rng = np.random.default_rng(0)
+    tracks = [rng.normal(0, 1, (10, 4)) + [3 * (i % 2), 0, 0, 0] for i in range(8)]
+    rule = fit_novelty(tracks, [f"artist {i // 2}" for i in range(8)], "tags")
+    near, far = tracks[0][:2] + 0.01, np.full((1, 4), 40.0)
+    probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.99, 0.01]], dtype=np.float32)
+    out = rule.apply(np.concatenate([near, far]), probs)
+    np.testing.assert_allclose(out, [[0.9, 0.1], [0.8, 0.2], [0.5, 0.5]])
+    rule.save(tmp_path)
+    again = load_novelty(tmp_path)
+    np.testing.assert_array_equal(again.reference, rule.reference)
+    assert again.threshold == rule.threshold and again.feature == "tags"
+
+
+def test_the_rule_is_part_of_the_models_identity_and_a_damaged_one_is_a_one_line_error(tmp_path):
+    import shutil
+
+    import numpy as np
+
+    from tagger.model import GenreModel, ModelError, resolve_model
+    from tagger.novelty import NOVELTY_FILE
+    from tagger.training.novelty_fit import fit_novelty
+
+    folder = tmp_path / "model"
+    shutil.copytree(resolve_model("default"), folder)
+    plain = GenreModel.load(str(folder))
+    rng = np.random.default_rng(0)
+    fit_novelty([rng.uniform(0, 1, (5, 50)) for _ in range(4)], ["a", "a", "b", "b"], "tag_probabilities").save(folder)
+    # Cached results are keyed by the model id: a rule added must not reuse answers given without it.
+    assert GenreModel.load(str(folder)).model_id != plain.model_id
+    (folder / NOVELTY_FILE).write_bytes(b"not an npz")
+    with pytest.raises(ModelError, match="not a readable novelty file"):
+        GenreModel.load(str(folder))
