@@ -36,6 +36,12 @@ def make_library(folder: Path, tagged_per_genre: int = 6, untagged_per_genre: in
     return truth
 
 
+def track(path: Path, **tags) -> Path:
+    """A 6 s mono track at ``path`` (its folder made), with the given ``make_track`` options and tags."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return make_track(path, seconds=6, rate=22050, channels=1, **tags)
+
+
 def genres_in(path: Path) -> list[str]:
     from tagger.tags import read_genres
 
@@ -191,3 +197,34 @@ def test_the_rule_is_part_of_the_models_identity_and_a_damaged_one_is_a_one_line
     (folder / NOVELTY_FILE).write_bytes(b"not an npz")
     with pytest.raises(ModelError, match="not a readable novelty file"):
         GenreModel.load(str(folder))
+
+
+def test_evaluate_scores_a_learned_model_on_files_labelled_by_tag_or_folder_in_the_users_spelling(
+        run_cli, tmp_path, capsys):
+    from tagger.training.cli import main as train_main
+    from tagger.training.learn import learned_model_name
+
+    make_library(tmp_path / "lib", untagged_per_genre=0)
+    assert run_cli(tmp_path / "lib", "--learn", "--quiet", "--dry-run").code == 0
+    fresh = tmp_path / "fresh"
+    for g, (genre, kind) in enumerate(GENRES.items()):
+        for i in range(2):  # by tag, spelled otherwise than in the library
+            track(fresh / f"{kind}_{i}.flac", seed=500 + 10 * g + i, kind=kind, genre=genre.upper().replace(" ", "-"))
+        track(fresh / genre / f"{kind}_folder.flac", seed=600 + g, kind=kind)  # no genre tag: its folder says it
+    track(fresh / "polka.flac", seed=700, kind="chords", genre="Polka")
+    capsys.readouterr()
+    code = train_main(["evaluate", learned_model_name(tmp_path / "lib"), str(fresh), "--plots", str(tmp_path / "p")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "held-out tracks: 9 (3 genres)" in out and "track accuracy" in out and "Calm Stuff" in out
+    assert "genres the model does not know: Polka (1)" in out
+
+
+def test_evaluate_on_files_of_no_genre_the_model_knows_names_its_genres(run_cli, tmp_path, capsys):
+    from tagger.training.cli import main as train_main
+
+    track(tmp_path / "data" / "a.flac", genre="Polka")
+    capsys.readouterr()
+    assert train_main(["evaluate", "default", str(tmp_path / "data"), "--split", "all"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "with the model's genres: Blues, Classical" in err
