@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tagger import __version__
 from tagger.batch import BatchRun, FileOutcome
@@ -19,6 +20,9 @@ from tagger.config import OPTIONS, Config, ConfigError, config_path, load_config
 from tagger.policy import TOP_K_SHARE, policy_from_config
 from tagger.report import FORMATS, write_report
 from tagger.scan import is_audio_path
+
+if TYPE_CHECKING:  # loading a model pulls in its runtime: not for --help
+    from tagger.model import GenreModel
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -50,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "artists, figures printed), then tag the files without one with it")
     parser.add_argument("--min-per-genre", type=_positive_int, default=3, metavar="N",
                         help="with --learn: leave out genres with fewer files (default: %(default)s)")
+    parser.add_argument("--fallback", choices=("default",),
+                        help="with --learn: genres left out for too few files that the default model knows "
+                             "get its answer (default: they are reported and left alone)")
     parser.add_argument("--workers", type=_positive_int, metavar="N", help="decoding threads (default: one per core)")
     parser.add_argument("--min-confidence", type=_probability, metavar="P",
                         help="leave files whose top genre is less likely than P (0-1) alone (default: the model's)")
@@ -226,14 +233,18 @@ def tag_folder(args: argparse.Namespace, config: Config) -> int:
     from tagger.native_log import native_stderr_to
     from tagger.paths import data_dir
 
-    if args.learn:
-        config.set("model", str(learn_model(folder, args, config)), "--learn")
+    if args.fallback and not args.learn:
+        raise UsageError("--fallback goes with --learn")
+    left_out = learn_model(folder, args, config) if args.learn else {}
     with native_stderr_to(data_dir() / DECODER_LOG) as log:
-        return _tag(folder, args, config, log)
+        return _tag(folder, args, config, log, left_out)
 
 
-def learn_model(folder: Path, args: argparse.Namespace, config: Config) -> Path:
-    """``--learn``: the folder of the model learned from (or reused for) ``folder``'s genre tags; figures on stdout."""
+def learn_model(folder: Path, args: argparse.Namespace, config: Config) -> dict[str, int]:
+    """``--learn``: learn (or reuse) ``folder``'s model and make it the model in force; figures on stdout.
+
+    Returns the genres left out for too few files (the user's spelling -> number of files).
+    """
     from tagger.model import ModelError
     from tagger.training.learn import learn_library
     from tagger.training.retrain import RetrainError
@@ -248,10 +259,11 @@ def learn_model(folder: Path, args: argparse.Namespace, config: Config) -> Path:
         raise UsageError(f"cannot learn from {folder}: {exc}") from None
     print(learned.figures)
     print(f"model {learned.name!r} ({'reused, library unchanged' if learned.reused else 'saved'}): {learned.path}")
-    return learned.path
+    config.set("model", str(learned.path), "--learn")
+    return learned.left_out
 
 
-def _tag(folder: Path, args: argparse.Namespace, config: Config, log: Path | None) -> int:
+def _tag(folder: Path, args: argparse.Namespace, config: Config, log: Path | None, left_out: dict[str, int]) -> int:
     from tagger.engine import default_workers
     from tagger.lock import LibraryBusy, LibraryLock
     from tagger.model import GenreModel, ModelError
@@ -259,6 +271,7 @@ def _tag(folder: Path, args: argparse.Namespace, config: Config, log: Path | Non
 
     try:
         model = GenreModel.load(config["model"], threads=default_workers())
+        model = _fall_back(model, left_out, args.fallback) if left_out else model
     except ModelError as exc:
         raise UsageError(str(exc)) from None
     policy = policy_from_config(config, model.settings, dry_run=args.dry_run)
@@ -293,6 +306,24 @@ def _tag(folder: Path, args: argparse.Namespace, config: Config, log: Path | Non
         sys.stderr.flush()
         os._exit(status)
     return status
+
+
+def _fall_back(learned: GenreModel, left_out: dict[str, int], fallback: str | None) -> GenreModel:
+    """The learned model, with the left-out genres the fallback model knows added back when asked; says which."""
+    from tagger.engine import default_workers
+    from tagger.model import DEFAULT_MODEL, GenreModel
+    from tagger.training.fallback import split_left_out, with_fallback
+
+    default = GenreModel.load(fallback or DEFAULT_MODEL, threads=default_workers())
+    known, unknown = split_left_out(left_out, default)
+    if fallback and known:
+        print(f"too few files to learn, answered by model {fallback!r}: {', '.join(sorted(known))}")
+    elif known:
+        print(f"too few files to learn, left alone: {', '.join(sorted(known))} "
+              f"(--fallback default lets the default model answer them)")
+    if unknown:
+        print(f"too few files to learn, and no model here knows them, left alone: {', '.join(unknown)}")
+    return with_fallback(learned, default, known) if fallback else learned
 
 
 def _run_with_progress(run: BatchRun, files: list[Path], cancel: threading.Event, quiet: bool) -> list[FileOutcome]:

@@ -334,11 +334,15 @@ class GenreModel:
         Returns
         -------
         np.ndarray, shape (n, n_genres)
-            float32 probabilities; each row sums to 1.
+            float32 probabilities; each row sums to 1. Windows a learned model's abstain rule finds
+            unlike its training files get uniform rows (:mod:`tagger.novelty`).
         """
         if len(windows) == 0:
             return np.zeros((0, len(self.settings.genres)), dtype=np.float32)
-        features = self.features(windows)
+        return self.probabilities(self.features(windows))
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        """Genre probabilities (n, n_genres) of the network's outputs (n, width); see :meth:`predict`."""
         probs = self.head.apply(features[:, self.layout[self.head.feature]])
         if self.novelty is None:
             return probs

@@ -228,3 +228,47 @@ def test_evaluate_on_files_of_no_genre_the_model_knows_names_its_genres(run_cli,
     assert train_main(["evaluate", "default", str(tmp_path / "data"), "--split", "all"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "with the model's genres: Blues, Classical" in err
+
+
+def library_with_small_genres(folder: Path) -> dict[Path, str]:
+    """The made-up library plus two genres of two files each: Blues (the default model knows it) and Polka."""
+    truth = make_library(folder, untagged_per_genre=1)
+    for genre, kind in (("Blues", "chords"), ("Polka", "noise")):
+        for i in range(2):
+            truth[track(folder / "tagged" / f"{genre}_{i}.flac", seed=900 + i, kind=kind, artist=f"{genre} band",
+                        genre=genre)] = genre
+    return truth
+
+
+def test_genres_with_too_few_files_are_left_alone_unless_the_default_model_may_answer_them(run_cli, tmp_path):
+    library_with_small_genres(tmp_path / "lib")
+    alone = run_cli(tmp_path / "lib", "--learn", "--quiet", "--dry-run")
+    assert alone.code == 0, alone.err
+    assert "left out 'Blues': 2 files" in alone.out and "left out 'Polka': 2 files" in alone.out
+    assert "left alone: Blues (--fallback default" in alone.out and "no model here knows them, left alone: Polka" in alone.out
+    answered = run_cli(tmp_path / "lib", "--learn", "--quiet", "--dry-run", "--fallback", "default",
+                       "--report", tmp_path / "r.json")
+    assert answered.code == 0 and "answered by model 'default': Blues" in answered.out
+    written = {row["genre"] for row in json.loads((tmp_path / "r.json").read_text())["files"] if row["genre"]}
+    assert written <= set(GENRES) | {"Blues"}
+    assert "--fallback goes with --learn" in run_cli(tmp_path / "lib", "--fallback", "default").err
+
+
+def test_the_fallback_model_gives_the_left_out_genres_the_default_models_probability(genre_model, tmp_path):
+    import numpy as np
+
+    from tagger.features import file_windows
+    from tagger.model import GenreModel
+    from tagger.training.fallback import with_fallback
+    from tagger.training.learn import learn_library
+
+    library_with_small_genres(tmp_path / "lib")
+    learned = GenreModel.load(str(learn_library(tmp_path / "lib", base=str(genre_model.path), log=lambda _: None).path))
+    both = with_fallback(learned, genre_model, {"Blues": "blues"})
+    assert both.settings.genres[-1] == "blues" and both.settings.display_names["blues"] == "Blues"
+    assert both.model_id not in (learned.model_id, genre_model.model_id)
+    windows = file_windows(next((tmp_path / "lib" / "untagged").iterdir()), learned.settings.features).mels
+    probs, blues = both.predict(windows), genre_model.predict(windows)[:, genre_model.settings.genres.index("blues")]
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(probs[:, -1], blues, atol=1e-6)
+    np.testing.assert_allclose(probs[:, :-1], learned.predict(windows) * (1 - blues[:, None]), atol=1e-6)

@@ -42,12 +42,15 @@ class Learned:
         True when the library was unchanged and the earlier model was kept.
     figures : str
         Validation figures as text: accuracy with held-out counts and intervals, per genre, threshold.
+    left_out : dict
+        Genres with too few files to learn (the user's spelling -> number of files).
     """
 
     name: str
     path: Path
     reused: bool
     figures: str
+    left_out: dict[str, int]
 
 
 def learned_model_name(library: Path) -> str:
@@ -85,8 +88,8 @@ def _stamp(path: Path) -> tuple[int, int]:
     return stat.st_size, stat.st_mtime_ns
 
 
-def reusable(folder: Path, fingerprint: str) -> str | None:
-    """The figures of the model in ``folder`` when it was learned from exactly ``fingerprint``, else None."""
+def reusable(folder: Path, fingerprint: str) -> dict | None:
+    """What ``learned.json`` says of the model in ``folder`` if it was learned from exactly ``fingerprint``."""
     try:
         record = json.loads((folder / LEARNED_FILE).read_text(encoding="utf-8"))
         GenreModel.load(str(folder))
@@ -94,7 +97,7 @@ def reusable(folder: Path, fingerprint: str) -> str | None:
         return None
     if not isinstance(record, dict) or record.get("fingerprint") != fingerprint:
         return None
-    return str(record.get("figures", ""))
+    return record
 
 
 def learn_library(library: Path, min_per_genre: int = 3, base: str = DEFAULT_MODEL, workers: int | None = None,
@@ -123,15 +126,16 @@ def learn_library(library: Path, min_per_genre: int = 3, base: str = DEFAULT_MOD
     name = learned_model_name(library)
     folder = user_models_dir() / name
     fingerprint = library_fingerprint(library, min_per_genre, GenreModel.load(base))
-    figures = reusable(folder, fingerprint)
-    if figures is not None:
+    record = reusable(folder, fingerprint)
+    if record is not None:
         log(f"the library's genre tags are unchanged since model {name!r} was learned: reusing it")
-        return Learned(name, folder, True, figures)
+        return Learned(name, folder, True, str(record.get("figures", "")), dict(record.get("left_out", {})))
     options = RetrainOptions(library=Path(library), name=name, source="tags", base=base,
                              min_per_genre=min_per_genre, force=True, workers=workers)
     result = retrain(options, log=log, progress=progress, cancel=cancel)
     figures = "\n".join([result.summary(), *(f"left out {genre!r}: {n} file{'s' * (n != 1)}, fewer than "
                                               f"--min-per-genre {min_per_genre}" for genre, n in result.dropped.items())])
-    record = {"fingerprint": fingerprint, "library": str(Path(library).expanduser().resolve()), "figures": figures}
+    record = {"fingerprint": fingerprint, "library": str(Path(library).expanduser().resolve()), "figures": figures,
+              "left_out": result.dropped}
     (result.path / LEARNED_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    return Learned(name, result.path, False, figures)
+    return Learned(name, result.path, False, figures, result.dropped)
