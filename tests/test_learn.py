@@ -64,23 +64,26 @@ def test_learn_fills_the_untagged_files_with_the_users_genres_and_changes_no_tag
     assert {row["status"] for row in rows if "/tagged/" in row["path"]} <= {"kept-existing", "unchanged"}
 
 
-def test_the_learned_model_is_listed_with_its_held_out_count_and_reused_while_the_tags_are_unchanged(
+def test_the_learned_model_is_listed_with_its_held_out_count_and_reused_while_the_users_tags_are_unchanged(
         run_cli, tmp_path, capsys):
     from tagger.tags import write_genres
     from tagger.training.cli import main as train_main
     from tagger.training.learn import learned_model_name
 
     truth = make_library(tmp_path / "lib", untagged_per_genre=1)
-    first = run_cli(tmp_path / "lib", "--learn", "--quiet", "--dry-run")
+    first = run_cli(tmp_path / "lib", "--learn", "--quiet")
     assert first.code == 0 and "(saved)" in first.out, first.err
+    assert all(genres_in(path) for path in truth)  # the untagged files got a genre
     capsys.readouterr()
     assert train_main(["list"]) == 0
     listing = capsys.readouterr().out
     name = learned_model_name(tmp_path / "lib")
     line = next(line for line in listing.splitlines() if line.startswith(name))
     assert "held-out" in line and "Calm Stuff" in line
+    # The genres it wrote are its own predictions, not labels: the library it learned from is unchanged.
     again = run_cli(tmp_path / "lib", "--learn", "--quiet", "--dry-run")
     assert again.code == 0 and "reused" in again.out and "(saved)" not in again.out
+    assert "3 files whose genre the tagger wrote itself" in again.out
     # One tag changed by hand: the library is not the one the model learned from any more.
     write_genres(next(p for p, g in truth.items() if "tagged" in p.parts and g == "Low End"), ["Calm Stuff"])
     changed = run_cli(tmp_path / "lib", "--learn", "--quiet", "--dry-run")

@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from tagger.genres import genre_key
 from tagger.model import DEFAULT_MODEL, GenreModel, ModelError, user_models_dir
 from tagger.training import labels as labelling
 from tagger.training.retrain import Log, Progress, RetrainError, RetrainOptions, retrain
@@ -64,8 +65,27 @@ def learned_model_name(library: Path) -> str:
     return f"{slug}-learned-{digest}"
 
 
-def library_fingerprint(library: Path, min_per_genre: int, base: GenreModel) -> str:
-    """What a learned model depends on, hashed: every genre-tagged file's path, size, mtime and genre.
+def own_genres(labels: list[labelling.Label]) -> frozenset[Path]:
+    """Files whose genre the tagger wrote itself (its journal says so): predictions, not the user's labels."""
+    from tagger.state import State
+    from tagger.tags import genres_in
+
+    state = State()
+    try:
+        writes = state.last_writes()
+    finally:
+        state.close()
+    own = set()
+    for label in labels:
+        _, kind, written = writes.get(str(label.path), (None, None, None))
+        names = genres_in(written) if kind == "tag" else []
+        if names and genre_key(names[0]) == label.genre:
+            own.add(label.path)
+    return frozenset(own)
+
+
+def library_labels(library: Path) -> tuple[list[labelling.Label], list[tuple[Path, str]], frozenset[Path]]:
+    """The genre-tagged files under ``library``, those whose tag could not be read, and the tagger's own.
 
     Raises
     ------
@@ -76,6 +96,12 @@ def library_fingerprint(library: Path, min_per_genre: int, base: GenreModel) -> 
     if not library.exists():
         raise RetrainError(f"no such folder: {library}")
     found, skipped = labelling.from_tags(library)
+    return found, skipped, own_genres(found)
+
+
+def library_fingerprint(found: list[labelling.Label], skipped: list[tuple[Path, str]], min_per_genre: int,
+                        base: GenreModel) -> str:
+    """What a learned model depends on, hashed: every labelled file's path, size, mtime, genre and artist."""
     rows = sorted([str(label.path), *_stamp(label.path), label.name, label.artist] for label in found)
     rows.append(sorted(str(path) for path, _ in skipped))
     facts = {"recipe": RECIPE_VERSION, "files": rows, "min_per_genre": min_per_genre, "base_network": base.network_id, "base": base.model_id}
@@ -125,13 +151,17 @@ def learn_library(library: Path, min_per_genre: int = 3, base: str = DEFAULT_MOD
     """
     name = learned_model_name(library)
     folder = user_models_dir() / name
-    fingerprint = library_fingerprint(library, min_per_genre, GenreModel.load(base))
+    found, skipped, own = library_labels(library)
+    if own:
+        log(f"not learned from: {len(own)} file{'s' * (len(own) != 1)} whose genre the tagger wrote itself")
+    fingerprint = library_fingerprint([label for label in found if label.path not in own], skipped, min_per_genre,
+                                      GenreModel.load(base))
     record = reusable(folder, fingerprint)
     if record is not None:
         log(f"the library's genre tags are unchanged since model {name!r} was learned: reusing it")
         return Learned(name, folder, True, str(record.get("figures", "")), dict(record.get("left_out", {})))
     options = RetrainOptions(library=Path(library), name=name, source="tags", base=base,
-                             min_per_genre=min_per_genre, force=True, workers=workers)
+                             min_per_genre=min_per_genre, force=True, workers=workers, exclude=own)
     result = retrain(options, log=log, progress=progress, cancel=cancel)
     figures = "\n".join([result.summary(), *(f"left out {genre!r}: {n} file{'s' * (n != 1)}, fewer than "
                                               f"--min-per-genre {min_per_genre}" for genre, n in result.dropped.items())])

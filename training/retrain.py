@@ -96,6 +96,8 @@ class RetrainOptions:
         Decode threads (default: one per core).
     use_cache : bool
         Use and fill the embedding cache.
+    exclude : frozenset of Path
+        Files not to learn from whatever their labels (genres the tagger wrote itself).
     """
 
     library: Path
@@ -109,6 +111,7 @@ class RetrainOptions:
     seed: int = 0
     workers: int | None = None
     use_cache: bool = True
+    exclude: frozenset[Path] = frozenset()
 
 
 @dataclass
@@ -262,6 +265,7 @@ def gather(options: RetrainOptions, log: Log) -> LabelSet:
         raise RetrainError(f"no such folder: {library}")
     if options.source == "tags":
         found, skipped = labelling.from_tags(library)
+        found = [label for label in found if label.path not in options.exclude]
         source = f"files with a genre tag under {library}"
     elif options.source == "reviews":
         found, skipped = labelling.from_reviews(library), []
