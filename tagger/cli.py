@@ -25,6 +25,8 @@ if TYPE_CHECKING:  # loading a model pulls in its runtime: not for --help
     from tagger.model import GenreModel
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# --learn leaves out genres with fewer files than this (as tagger-train retrain does).
+MIN_PER_GENRE = 3
 
 # In the data folder: what C libraries printed during the last run (see tagger.native_log).
 DECODER_LOG = "decoder-messages.log"
@@ -52,8 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--learn", action="store_true",
                         help="learn a model from the files under FOLDER that have a genre (validated on held-out "
                              "artists, figures printed), then tag the files without one with it")
-    parser.add_argument("--min-per-genre", type=_positive_int, default=3, metavar="N",
-                        help="with --learn: leave out genres with fewer files (default: %(default)s)")
+    parser.add_argument("--min-per-genre", type=_positive_int, metavar="N",
+                        help=f"with --learn: leave out genres with fewer files (default: {MIN_PER_GENRE})")
     parser.add_argument("--fallback", choices=("default",),
                         help="with --learn: genres left out for too few files that the default model knows "
                              "get its answer (default: they are reported and left alone)")
@@ -80,6 +82,7 @@ def _epilog() -> str:
 examples:
   tagger-batch ~/Music --dry-run --report plan.csv   see what would be written, change nothing
   tagger-batch ~/Music                               fill in the missing genres
+  tagger-batch ~/Music --learn                       learn the genres you tagged, fill in the others
   tagger-batch --undo                                put back what the last run changed
 
 exit status:
@@ -233,8 +236,9 @@ def tag_folder(args: argparse.Namespace, config: Config) -> int:
     from tagger.native_log import native_stderr_to
     from tagger.paths import data_dir
 
-    if args.fallback and not args.learn:
-        raise UsageError("--fallback goes with --learn")
+    for option, value in (("--fallback", args.fallback), ("--min-per-genre", args.min_per_genre)):
+        if value is not None and not args.learn:
+            raise UsageError(f"{option} goes with --learn")
     left_out = learn_model(folder, args, config) if args.learn else {}
     with native_stderr_to(data_dir() / DECODER_LOG) as log:
         return _tag(folder, args, config, log, left_out)
@@ -254,7 +258,7 @@ def learn_model(folder: Path, args: argparse.Namespace, config: Config) -> dict[
     if args.model:
         raise UsageError("--learn makes its own model from the folder: leave out --model")
     try:
-        learned = learn_library(folder, args.min_per_genre, workers=config["workers"])
+        learned = learn_library(folder, args.min_per_genre or MIN_PER_GENRE, workers=config["workers"])
     except (RetrainError, ModelError) as exc:
         raise UsageError(f"cannot learn from {folder}: {exc}") from None
     print(learned.figures)

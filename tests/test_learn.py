@@ -99,10 +99,11 @@ def test_learn_from_a_library_with_one_genre_is_a_one_line_error(run_cli, tmp_pa
     assert tree_hashes(tmp_path / "lib") == before
 
 
-def test_learn_refuses_a_model_and_a_single_file(run_cli, tmp_path):
+def test_learn_refuses_a_model_a_single_file_and_its_options_alone(run_cli, tmp_path):
     truth = make_library(tmp_path / "lib", untagged_per_genre=0)
     assert "leave out --model" in run_cli(tmp_path / "lib", "--learn", "--model", "default").err
     assert "needs a folder" in run_cli(next(iter(truth)), "--learn").err
+    assert "--min-per-genre goes with --learn" in run_cli(tmp_path / "lib", "--min-per-genre", "2").err
 
 
 @pytest.mark.parametrize("right, total, expected", [

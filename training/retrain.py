@@ -426,7 +426,7 @@ class Validation:
     accuracy: float | None = None
     per_genre: list[GenreScore] = field(default_factory=list)
     confusion: str = ""
-    threshold_note: str = "no held-out tracks to choose it from: none"
+    threshold_note: str = ""
 
 
 def validate(data: TrainingData, options: RetrainOptions, base: GenreModel, report: Progress,
@@ -436,7 +436,9 @@ def validate(data: TrainingData, options: RetrainOptions, base: GenreModel, repo
 
     valid = np.nonzero(data.held)[0]
     if not len(valid):
-        return Validation()
+        n = len(data.genres)
+        min_confidence, note = choose_threshold(np.zeros(0, dtype=int), np.zeros((0, n)), n)
+        return Validation(min_confidence=min_confidence, threshold_note=note)
     trained = train(data, np.nonzero(~data.held)[0], options, base, "validation", report, cancel)
     logits = [trained.logits(data, i) for i in valid]
     y_valid = data.track_labels[valid]
