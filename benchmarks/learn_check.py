@@ -68,7 +68,9 @@ def build_library(data: Path, library: Path) -> dict[Path, str]:
             shutil.copyfile(data / row["file"], path)
             tags = FLAC(path)
             tags.delete()
-            tags.update({"artist": artist_of(row), "title": row["gtzan_id"], **({"genre": user_genre} if tagged else {})})
+            tags.update({"artist": artist_of(row), "title": row["gtzan_id"]})
+            if tagged:
+                tags["genre"] = user_genre
             tags.save()
             if not tagged:
                 truth[path] = user_genre

@@ -104,7 +104,8 @@ def library_fingerprint(found: list[labelling.Label], skipped: list[tuple[Path, 
     """What a learned model depends on, hashed: every labelled file's path, size, mtime, genre and artist."""
     rows = sorted([str(label.path), *_stamp(label.path), label.name, label.artist] for label in found)
     rows.append(sorted(str(path) for path, _ in skipped))
-    facts = {"recipe": RECIPE_VERSION, "files": rows, "min_per_genre": min_per_genre, "base_network": base.network_id, "base": base.model_id}
+    facts = {"recipe": RECIPE_VERSION, "files": rows, "min_per_genre": min_per_genre,
+             "base_network": base.network_id, "base": base.model_id}
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
 
 
@@ -124,6 +125,12 @@ def reusable(folder: Path, fingerprint: str) -> dict | None:
     if not isinstance(record, dict) or record.get("fingerprint") != fingerprint:
         return None
     return record
+
+
+def left_out_lines(left_out: dict[str, int], min_per_genre: int) -> list[str]:
+    """One line per genre left out for too few files, for the figures shown on every (re)use."""
+    return [f"left out {genre!r}: {n} file{'s' * (n != 1)}, fewer than --min-per-genre {min_per_genre}"
+            for genre, n in sorted(left_out.items())]
 
 
 def learn_library(library: Path, min_per_genre: int = 3, base: str = DEFAULT_MODEL, workers: int | None = None,
@@ -163,8 +170,7 @@ def learn_library(library: Path, min_per_genre: int = 3, base: str = DEFAULT_MOD
     options = RetrainOptions(library=Path(library), name=name, source="tags", base=base,
                              min_per_genre=min_per_genre, force=True, workers=workers, exclude=own)
     result = retrain(options, log=log, progress=progress, cancel=cancel)
-    figures = "\n".join([result.summary(), *(f"left out {genre!r}: {n} file{'s' * (n != 1)}, fewer than "
-                                              f"--min-per-genre {min_per_genre}" for genre, n in result.dropped.items())])
+    figures = "\n".join([result.summary(), *left_out_lines(result.dropped, min_per_genre)])
     record = {"fingerprint": fingerprint, "library": str(Path(library).expanduser().resolve()), "figures": figures,
               "left_out": result.dropped}
     (result.path / LEARNED_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

@@ -189,7 +189,8 @@ class RetrainResult:
             lines += [f"  {score.text}" for score in self.per_genre]
             lines.append("confusion (rows true, columns predicted):")
             lines.append(self.confusion)
-        lines.append(f"temperature {self.temperature:.3g}, min_confidence {self.min_confidence:.2f}: {self.threshold_note}")
+        lines.append(f"temperature {self.temperature:.3g}, min_confidence {self.min_confidence:.2f}: "
+                     f"{self.threshold_note}")
         if self.out_of_vocabulary:
             lines.append(self.out_of_vocabulary)
         return "\n".join(lines)
