@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tagger import __version__
 from tagger.batch import BatchRun, FileOutcome
@@ -20,7 +21,12 @@ from tagger.policy import TOP_K_SHARE, policy_from_config
 from tagger.report import FORMATS, write_report
 from tagger.scan import is_audio_path
 
+if TYPE_CHECKING:  # loading a model pulls in its runtime: not for --help
+    from tagger.model import GenreModel
+
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# --learn leaves out genres with fewer files than this (as tagger-train retrain does).
+MIN_PER_GENRE = 3
 
 # In the data folder: what C libraries printed during the last run (see tagger.native_log).
 DECODER_LOG = "decoder-messages.log"
@@ -45,6 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--report", type=Path, metavar="FILE", help="write a per-file report (.csv or .json)")
     parser.add_argument("--rescan", action="store_true", help="analyse every file again, ignoring stored results")
     parser.add_argument("--model", metavar="NAME_OR_PATH", help="model to use (default: the shipped one)")
+    parser.add_argument("--learn", action="store_true",
+                        help="learn a model from the files under FOLDER that have a genre (validated on held-out "
+                             "artists, figures printed), then tag the files without one with it")
+    parser.add_argument("--min-per-genre", type=_positive_int, metavar="N",
+                        help=f"with --learn: leave out genres with fewer files (default: {MIN_PER_GENRE})")
+    parser.add_argument("--fallback", choices=("default",),
+                        help="with --learn: genres left out for too few files that the default model knows "
+                             "get its answer (default: they are reported and left alone)")
     parser.add_argument("--workers", type=_positive_int, metavar="N", help="decoding threads (default: one per core)")
     parser.add_argument("--min-confidence", type=_probability, metavar="P",
                         help="leave files whose top genre is less likely than P (0-1) alone (default: the model's)")
@@ -68,6 +82,7 @@ def _epilog() -> str:
 examples:
   tagger-batch ~/Music --dry-run --report plan.csv   see what would be written, change nothing
   tagger-batch ~/Music                               fill in the missing genres
+  tagger-batch ~/Music --learn                       learn the genres you tagged, fill in the others
   tagger-batch --undo                                put back what the last run changed
 
 exit status:
@@ -221,11 +236,38 @@ def tag_folder(args: argparse.Namespace, config: Config) -> int:
     from tagger.native_log import native_stderr_to
     from tagger.paths import data_dir
 
+    for option, value in (("--fallback", args.fallback), ("--min-per-genre", args.min_per_genre)):
+        if value is not None and not args.learn:
+            raise UsageError(f"{option} goes with --learn")
+    left_out = learn_model(folder, args, config) if args.learn else {}
     with native_stderr_to(data_dir() / DECODER_LOG) as log:
-        return _tag(folder, args, config, log)
+        return _tag(folder, args, config, log, left_out)
 
 
-def _tag(folder: Path, args: argparse.Namespace, config: Config, log: Path | None) -> int:
+def learn_model(folder: Path, args: argparse.Namespace, config: Config) -> dict[str, int]:
+    """``--learn``: learn (or reuse) ``folder``'s model and make it the model in force; figures on stdout.
+
+    Returns the genres left out for too few files (the user's spelling -> number of files).
+    """
+    from tagger.model import ModelError
+    from tagger.training.learn import learn_library
+    from tagger.training.retrain import RetrainError
+
+    if folder.is_file():
+        raise UsageError("--learn needs a folder: it learns from the files there that have a genre")
+    if args.model:
+        raise UsageError("--learn makes its own model from the folder: leave out --model")
+    try:
+        learned = learn_library(folder, args.min_per_genre or MIN_PER_GENRE, workers=config["workers"])
+    except (RetrainError, ModelError) as exc:
+        raise UsageError(f"cannot learn from {folder}: {exc}") from None
+    print(learned.figures)
+    print(f"model {learned.name!r} ({'reused, library unchanged' if learned.reused else 'saved'}): {learned.path}")
+    config.set("model", str(learned.path), "--learn")
+    return learned.left_out
+
+
+def _tag(folder: Path, args: argparse.Namespace, config: Config, log: Path | None, left_out: dict[str, int]) -> int:
     from tagger.engine import default_workers
     from tagger.lock import LibraryBusy, LibraryLock
     from tagger.model import GenreModel, ModelError
@@ -233,6 +275,7 @@ def _tag(folder: Path, args: argparse.Namespace, config: Config, log: Path | Non
 
     try:
         model = GenreModel.load(config["model"], threads=default_workers())
+        model = _fall_back(model, left_out, args.fallback) if left_out else model
     except ModelError as exc:
         raise UsageError(str(exc)) from None
     policy = policy_from_config(config, model.settings, dry_run=args.dry_run)
@@ -267,6 +310,24 @@ def _tag(folder: Path, args: argparse.Namespace, config: Config, log: Path | Non
         sys.stderr.flush()
         os._exit(status)
     return status
+
+
+def _fall_back(learned: GenreModel, left_out: dict[str, int], fallback: str | None) -> GenreModel:
+    """The learned model, with the left-out genres the fallback model knows added back when asked; says which."""
+    from tagger.engine import default_workers
+    from tagger.model import DEFAULT_MODEL, GenreModel
+    from tagger.training.fallback import split_left_out, with_fallback
+
+    default = GenreModel.load(fallback or DEFAULT_MODEL, threads=default_workers())
+    known, unknown = split_left_out(left_out, default)
+    if fallback and known:
+        print(f"too few files to learn, answered by model {fallback!r}: {', '.join(sorted(known))}")
+    elif known:
+        print(f"too few files to learn, left alone: {', '.join(sorted(known))} "
+              f"(--fallback default lets the default model answer them)")
+    if unknown:
+        print(f"too few files to learn, and no model here knows them, left alone: {', '.join(unknown)}")
+    return with_fallback(learned, default, known) if fallback else learned
 
 
 def _run_with_progress(run: BatchRun, files: list[Path], cancel: threading.Event, quiet: bool) -> list[FileOutcome]:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tagger.head import HEAD_FILE, Head, HeadError
+from tagger.novelty import NOVELTY_FILE, Novelty, NoveltyError, load_novelty
 from tagger.settings import SETTINGS_FILE, ModelSettings
 
 if TYPE_CHECKING:  # the Keras runtime is optional (genre-tagger[train])
@@ -223,6 +224,19 @@ def _load_head(model_dir: Path, layout: dict[str, slice], n_genres: int) -> tupl
     return head, columns
 
 
+def _load_novelty(model_dir: Path, layout: dict[str, slice]) -> Novelty | None:
+    """The folder's abstain rule for unfamiliar music (None without one), checked against the network."""
+    try:
+        rule = load_novelty(model_dir)
+    except NoveltyError as exc:
+        raise ModelError(str(exc)) from None
+    columns = layout.get(rule.feature) if rule else None
+    if rule and (columns is None or columns.stop - columns.start != len(rule.centre)):
+        raise ModelError(f"{model_dir}: {NOVELTY_FILE} reads {len(rule.centre)} features of {rule.feature!r}, "
+                         "which the network does not output")
+    return rule
+
+
 @dataclass
 class GenreModel:
     """A loaded model: network runtime, head and settings.
@@ -243,6 +257,8 @@ class GenreModel:
     head : Head
     layout : dict
         Feature name -> columns of the network's output.
+    novelty : Novelty or None
+        Abstain rule for music unlike the training files (learned models; ``novelty.npz``).
     """
 
     name: str
@@ -254,6 +270,7 @@ class GenreModel:
     head: Head
     layout: dict[str, slice]
     _network: object
+    novelty: Novelty | None = None
 
     @classmethod
     def load(cls, name_or_path: str = DEFAULT_MODEL, threads: int | None = None,
@@ -288,10 +305,12 @@ class GenreModel:
             raise ModelError(f"{path}: the network has {network.n_outputs} outputs; {LAYOUT_FILE} describes "
                              f"{max(c.stop for c in layout.values())}")
         network_id = file_sha256(path / NETWORK_FILE)[:16]
-        parts = [network_id] + [file_sha256(path / name) for name in (HEAD_FILE, SETTINGS_FILE)]
+        novelty = _load_novelty(path, layout)
+        hashed = (HEAD_FILE, SETTINGS_FILE) + ((NOVELTY_FILE,) if novelty else ())
+        parts = [network_id] + [file_sha256(path / name) for name in hashed]
         model_id = hashlib.sha256("".join(parts).encode()).hexdigest()[:16]
         runtime_name = "keras" if isinstance(network, _KerasRuntime) else "litert"
-        return cls(path.name, path, settings, model_id, network_id, runtime_name, head, layout, network)
+        return cls(path.name, path, settings, model_id, network_id, runtime_name, head, layout, network, novelty)
 
     @property
     def card_path(self) -> Path:
@@ -315,11 +334,19 @@ class GenreModel:
         Returns
         -------
         np.ndarray, shape (n, n_genres)
-            float32 probabilities; each row sums to 1.
+            float32 probabilities; each row sums to 1. Windows a learned model's abstain rule finds
+            unlike its training files get uniform rows (:mod:`tagger.novelty`).
         """
         if len(windows) == 0:
             return np.zeros((0, len(self.settings.genres)), dtype=np.float32)
-        return self.head.apply(self.features(windows)[:, self.layout[self.head.feature]])
+        return self.probabilities(self.features(windows))
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        """Genre probabilities (n, n_genres) of the network's outputs (n, width); see :meth:`predict`."""
+        probs = self.head.apply(features[:, self.layout[self.head.feature]])
+        if self.novelty is None:
+            return probs
+        return self.novelty.apply(features[:, self.layout[self.novelty.feature]], probs)
 
 
 @contextlib.contextmanager

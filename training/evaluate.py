@@ -21,20 +21,24 @@ from pathlib import Path
 
 import numpy as np
 
+from tagger.genres import display_name
 from tagger.model import GenreModel
 from tagger.training import card, coverage, metrics
-from tagger.training.dataset import DatasetError, list_tracks, read_trained_on, select, track_key
-from tagger.training.protocols import EVAL_KINDS, Evaluation
+from tagger.training.dataset import DatasetError, read_trained_on, track_key
+from tagger.training.eval_labels import tracks_for_model
+from tagger.training.protocols import Evaluation
 
 NAME = "evaluate"
-HELP = "score a model on DATA_DIR/<genre>/ tracks: accuracy with intervals, calibration, plots"
+HELP = "score a model on files labelled by genre tag or DATA_DIR/<genre>/ folder: accuracy with intervals, plots"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL", help="model name or folder")
-    parser.add_argument("data_dir", type=Path, metavar="DATA_DIR", help="folder with one subfolder of audio per genre")
-    parser.add_argument("--split", choices=("valid", "train", "all"), default="valid",
-                        help="manifest split to score (default valid; data without a manifest is all train)")
+    parser.add_argument("data_dir", type=Path, metavar="DATA_DIR",
+                        help="folder of audio files labelled by their genre tags, or else by the name of the "
+                             "subfolder they are in (any spelling of the model's genres)")
+    parser.add_argument("--split", choices=("valid", "train", "all"), default=None,
+                        help="manifest split to score (default: valid with a MANIFEST.tsv, else every file)")
     parser.add_argument("--plots", type=Path, default=Path("evaluation"), metavar="DIR",
                         help="folder for confusion.png and reliability.png (default ./evaluation)")
 
@@ -118,10 +122,14 @@ def plot_reliability(labels: np.ndarray, probs: np.ndarray, path: Path, n_bins: 
 def run(args: argparse.Namespace) -> int:
     model = GenreModel.load(args.model)
     genres = list(model.settings.genres)
-    tracks = select(list_tracks(args.data_dir), None if args.split == "all" else [args.split], EVAL_KINDS)
-    tracks = [t for t in tracks if t.genre in genres]
+    tracks, unknown = tracks_for_model(args.data_dir, model.settings, args.split)
+    written = [display_name(g, model.settings.display_names) for g in genres]
+    if unknown:
+        print("left out, genres the model does not know: "
+              + ", ".join(f"{name} ({n})" for name, n in sorted(unknown.items())))
     if not tracks:
-        raise DatasetError(f"{args.data_dir}: no {args.split} tracks of the model's genres")
+        raise DatasetError(f"{args.data_dir}: no files labelled (by genre tag or folder name) with the model's "
+                           f"genres: {', '.join(written)}" + (f" in the {args.split} split" if args.split else ""))
     window_probs = score_tracks(model, [t.path for t in tracks])
     labels = np.asarray([genres.index(t.genre) for t in tracks])
     evaluation = Evaluation(labels, np.stack([w.mean(axis=0) for w in window_probs]), [t.path.name for t in tracks])
@@ -129,19 +137,20 @@ def run(args: argparse.Namespace) -> int:
     window_hits = np.concatenate(window_probs).argmax(axis=1) == window_labels
     low, high = metrics.wilson_interval(int(window_hits.sum()), len(window_hits))
 
-    print(f"model {model.name} ({model.path}); {args.split} tracks of {args.data_dir}")
+    split = f", {args.split} split" if args.split else ""
+    print(f"model {model.name} ({model.path}); files of {args.data_dir} labelled by genre tag or folder{split}")
     seen = read_trained_on(model.path) & {track_key(t) for t in tracks}
     if seen:
         print(f"warning: {len(seen)} of these {len(tracks)} tracks were used to train this model, so the figures "
               "below are not held-out; its MODEL_CARD.md gives held-out figures")
-    print(card.summary_text(genres, evaluation))
-    print(coverage.written_text(genres, labels, evaluation.probs, model.settings.min_confidence))
+    print(card.summary_text(written, evaluation))
+    print(coverage.written_text(written, labels, evaluation.probs, model.settings.min_confidence))
     print(f"window (chunk) accuracy of the same predictions: {window_hits.mean():.1%} "
           f"(95% Wilson {low:.1%}-{high:.1%}, {len(window_hits)} windows, not independent)")
     features = model.settings.features
     speed = windows_per_second(model.predict, features.window_frames, features.n_mels)
     print(f"speed: {speed:.0f} windows/s ({model.runtime} runtime, batch 128)")
-    write_plots(labels, evaluation.probs, genres, args.plots)
+    write_plots(labels, evaluation.probs, written, args.plots)
     return 0
 
 

@@ -34,8 +34,8 @@ class Label:
     name : str
         The name as the user spelled it on this file.
     artist : str
-        Artist tag ("" when missing or unreadable); tracks of one artist are
-        kept on one side of the validation split.
+        Artist tag, else the album as ``"album: NAME"`` ("" when neither is there or
+        readable); tracks of one artist (album) are kept on one side of the validation split.
     """
 
     path: Path
@@ -92,8 +92,19 @@ def from_tags(library: Path) -> tuple[list[Label], list[tuple[Path, str]]]:
             continue
         names = [g.strip() for g in info.genres if g.strip()]
         if names:
-            labels.append(Label(path, genre_key(names[0]), names[0], info.artist.strip()))
+            labels.append(Label(path, genre_key(names[0]), names[0], _group_tag(info)))
     return labels, skipped
+
+
+def _group_tag(info) -> str:
+    """Artist, or album when the artist tag is empty: what held-out tracks are grouped by."""
+    album = info.album.strip()
+    return info.artist.strip() or (f"album: {album}" if album else "")
+
+
+def group_key(label: Label) -> str:
+    """Validation group of a label: its artist (or album), case-insensitive; else the file alone."""
+    return label.artist.casefold() if label.artist else f"\0{label.path}"
 
 
 def from_reviews(library: Path, state=None) -> list[Label]:
@@ -112,7 +123,7 @@ def from_reviews(library: Path, state=None) -> list[Label]:
         if not genre or not genre.strip():
             continue
         try:
-            artist = read_info(Path(path)).artist.strip()
+            artist = _group_tag(read_info(Path(path)))
         except TagError:
             artist = ""  # decoding will tell whether the file is usable at all
         labels.append(Label(Path(path), genre_key(genre), genre.strip(), artist))
@@ -180,7 +191,7 @@ def hold_out(labels: Sequence[Label], fraction: float = 0.25, seed: int = 0) -> 
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    group_of = [label.artist.casefold() if label.artist else f"\0{label.path}" for label in labels]
+    group_of = [group_key(label) for label in labels]
     held_groups: set[str] = set()
     by_genre: dict[str, list[int]] = {}
     for i, label in enumerate(labels):

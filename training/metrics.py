@@ -145,3 +145,28 @@ def confusion_text(matrix: np.ndarray, names: Sequence[str]) -> str:
     for name, row in zip(names, matrix):
         lines.append(name.ljust(width + 2) + "".join(str(v).rjust(width) for v in row))
     return "\n".join(lines)
+
+
+# Fewest held-out tracks a percentage is given for: below it the 95% interval spans most of 0-100%.
+MIN_TRACKS_TO_MEASURE = 5
+
+
+def accuracy_text(right: int, total: int) -> str:
+    """An accuracy with its evidence: ``"93% of 15 held-out tracks (95% interval 70-99%)"``.
+
+    Below :data:`MIN_TRACKS_TO_MEASURE` tracks no percentage is given:
+    ``"too few held-out files to measure (3)"``.
+    """
+    if total < MIN_TRACKS_TO_MEASURE:
+        return f"too few held-out files to measure ({total})"
+    low, high = wilson_interval(right, total)
+    return f"{right / total:.0%} of {total} held-out tracks (95% interval {low:.0%}-{high:.0%})"
+
+
+def written_precision_text(labels: np.ndarray, probs: np.ndarray, min_confidence: float) -> str:
+    """How the held-out tracks a threshold lets through fare: written share and how many of them are right."""
+    confidence = probs.max(axis=1)
+    kept = confidence >= min_confidence
+    right = int((probs.argmax(axis=1)[kept] == np.asarray(labels)[kept]).sum())
+    shown = accuracy_text(right, int(kept.sum())).replace("held-out tracks", "written")
+    return f"{int(kept.sum())} of {len(labels)} held-out tracks reach it; right: {shown}"

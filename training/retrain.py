@@ -38,12 +38,14 @@ from tagger.head import Head
 from tagger.model import (
     DEFAULT_MODEL, TRAIN_EXTRA, GenreModel, ModelError, quiet_import, shipped_models_dir, user_models_dir,
 )
+from tagger.novelty import Novelty
 from tagger.settings import ModelSettings
 from tagger.training import heads
 from tagger.training import labels as labelling
 from tagger.training.heads import Cancelled
 from tagger.training.labels import LabelError, LabelSet
 from tagger.training.model_folder import copy_network, now, write_model_folder
+from tagger.training.novelty_fit import KEEP_PERCENTILE, fit_novelty, measure_out_of_vocabulary, track_probs
 
 if TYPE_CHECKING:  # embeddings imports the audio front end (SciPy's FFT): not for tagger-train --help
     from tagger.training.embeddings import FileEmbeddings
@@ -94,6 +96,8 @@ class RetrainOptions:
         Decode threads (default: one per core).
     use_cache : bool
         Use and fill the embedding cache.
+    exclude : frozenset of Path
+        Files not to learn from whatever their labels (genres the tagger wrote itself).
     """
 
     library: Path
@@ -107,6 +111,7 @@ class RetrainOptions:
     seed: int = 0
     workers: int | None = None
     use_cache: bool = True
+    exclude: frozenset[Path] = frozenset()
 
 
 @dataclass
@@ -120,6 +125,13 @@ class GenreScore:
     @property
     def accuracy(self) -> float | None:
         return self.right / self.total if self.total else None
+
+    @property
+    def text(self) -> str:
+        """``"Loud: 83% of 6 held-out tracks (95% interval ...)"``, or too few to measure."""
+        from tagger.training.metrics import accuracy_text
+
+        return f"{self.name}: {accuracy_text(self.right, self.total)}"
 
 
 @dataclass
@@ -158,6 +170,8 @@ class RetrainResult:
     confusion: str
     temperature: float
     min_confidence: float
+    threshold_note: str = ""
+    out_of_vocabulary: str = ""
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)
     cached_files: int = 0
@@ -170,15 +184,23 @@ class RetrainResult:
             lines.append("no held-out tracks (each genre needs 3 or more files, of 2 or more artists): "
                          "validation accuracy unknown")
         else:
-            lines.append(f"validation: {self.valid_files} held-out tracks, track accuracy {self.accuracy:.0%} "
-                         f"(mean of window probabilities per track)")
-            for score in self.per_genre:
-                acc = "-" if score.accuracy is None else f"{score.accuracy:.0%}"
-                lines.append(f"  {score.name}: {acc} ({score.right}/{score.total})")
+            lines.append(f"validation (tracks of artists held out, mean of window probabilities per track): "
+                         f"{self.accuracy_text}")
+            lines += [f"  {score.text}" for score in self.per_genre]
             lines.append("confusion (rows true, columns predicted):")
             lines.append(self.confusion)
-        lines.append(f"temperature {self.temperature:.3g}, min_confidence {self.min_confidence:.2f}")
+        lines.append(f"temperature {self.temperature:.3g}, min_confidence {self.min_confidence:.2f}: "
+                     f"{self.threshold_note}")
+        if self.out_of_vocabulary:
+            lines.append(self.out_of_vocabulary)
         return "\n".join(lines)
+
+    @property
+    def accuracy_text(self) -> str:
+        """Track accuracy with the number of held-out tracks and its 95% interval."""
+        from tagger.training.metrics import accuracy_text
+
+        return accuracy_text(sum(s.right for s in self.per_genre), self.valid_files)
 
 
 # ---------------------------------------------------------------------------
@@ -244,6 +266,7 @@ def gather(options: RetrainOptions, log: Log) -> LabelSet:
         raise RetrainError(f"no such folder: {library}")
     if options.source == "tags":
         found, skipped = labelling.from_tags(library)
+        found = [label for label in found if label.path not in options.exclude]
         source = f"files with a genre tag under {library}"
     elif options.source == "reviews":
         found, skipped = labelling.from_reviews(library), []
@@ -365,6 +388,7 @@ class Trained:
     head: Head
     network: object = None
     layout: dict | None = None
+    novelty: Novelty | None = None
 
     def logits(self, data: TrainingData, i: int) -> np.ndarray:
         """Pre-softmax outputs of every window of track ``i``."""
@@ -381,11 +405,17 @@ def train(data: TrainingData, indices: np.ndarray, options: RetrainOptions, base
     head = heads.train_softmax_head(x, y, w, len(data.genres), base.head.feature, l2=HEAD_L2, dropout=HEAD_DROPOUT,
                                     max_iterations=options.epochs, progress=_stage(report, stage), cancel=cancel)
     if not options.fine_tune:
-        return Trained(head)
+        # A tuned network moves the features, so only a frozen one gets the abstain rule.
+        groups = [labelling.group_key(data.items[i]) for i in indices]
+        return Trained(head, novelty=fit_novelty([data.features[i] for i in indices], groups, head.feature))
     mels = np.concatenate([data.mels[i] for i in indices])
     fine_tune = quiet_import("tagger.training.fine_tune").fine_tune
     network, layout, tuned = fine_tune(base.path, head, mels, y, w, options.seed, _stage(report, "fine-tuning"), cancel)
     return Trained(tuned, network, layout)
+
+
+def _head_and_rule(trained: Trained) -> tuple[Head, Novelty]:
+    return trained.head, trained.novelty
 
 
 @dataclass
@@ -397,6 +427,7 @@ class Validation:
     accuracy: float | None = None
     per_genre: list[GenreScore] = field(default_factory=list)
     confusion: str = ""
+    threshold_note: str = ""
 
 
 def validate(data: TrainingData, options: RetrainOptions, base: GenreModel, report: Progress,
@@ -406,7 +437,9 @@ def validate(data: TrainingData, options: RetrainOptions, base: GenreModel, repo
 
     valid = np.nonzero(data.held)[0]
     if not len(valid):
-        return Validation()
+        n = len(data.genres)
+        min_confidence, note = choose_threshold(np.zeros(0, dtype=int), np.zeros((0, n)), n)
+        return Validation(min_confidence=min_confidence, threshold_note=note)
     trained = train(data, np.nonzero(~data.held)[0], options, base, "validation", report, cancel)
     logits = [trained.logits(data, i) for i in valid]
     y_valid = data.track_labels[valid]
@@ -416,17 +449,41 @@ def validate(data: TrainingData, options: RetrainOptions, base: GenreModel, repo
     lowest = TEMPERATURE_RANGE[0] if len(valid) >= MIN_TRACKS_TO_SHARPEN else 1.0
     temperature = float(np.clip(metrics.fit_temperature(logits, y_valid), lowest, TEMPERATURE_RANGE[1]))
     probs = metrics.track_probs(logits, temperature)
+    if trained.novelty is not None:  # scored as the saved model will tag: unfamiliar windows abstain
+        probs = track_probs(trained.head.folded(temperature), [data.features[i] for i in valid], trained.novelty)
     predicted = probs.argmax(axis=1)
     matrix = metrics.confusion_matrix(y_valid, predicted, len(data.genres))
-    # Never above halfway from chance to certainty: a threshold fitted on a handful
-    # of tracks would otherwise leave most new files untagged.
-    ceiling = round((1 + 1 / len(data.genres)) / 2, 2)
+    min_confidence, note = choose_threshold(y_valid, probs, len(data.genres))
     return Validation(
-        temperature=temperature,
-        min_confidence=min(metrics.choose_min_confidence(y_valid, probs), ceiling),
+        temperature=temperature, min_confidence=min_confidence, threshold_note=note,
         accuracy=float((predicted == y_valid).mean()),
         per_genre=[GenreScore(name, int(matrix[g, g]), int(matrix[g].sum())) for g, name in enumerate(data.names)],
         confusion=metrics.confusion_text(matrix, data.names))
+
+
+# Share of written genres that should be right, where enough held-out tracks can tell.
+WRITTEN_RIGHT_TARGET = 0.9
+
+
+def choose_threshold(labels: np.ndarray, probs: np.ndarray, n_genres: int) -> tuple[float, str]:
+    """``min_confidence`` from calibrated held-out track probabilities, and a line saying how it was chosen.
+
+    With :data:`MIN_TRACKS_TO_SHARPEN` or more held-out tracks: the lowest threshold at which
+    :data:`WRITTEN_RIGHT_TARGET` of the tracks written are right (keeping half of them written).
+    Either way never above halfway from chance to certainty, which is also the conservative
+    threshold taken when the held-out tracks are too few to choose one.
+    """
+    from tagger.training import metrics
+
+    halfway = float(np.floor((1 + 1 / n_genres) / 2 * 100) / 100)
+    if len(labels) < MIN_TRACKS_TO_SHARPEN:
+        how = (f"too few held-out files ({len(labels)}, under {MIN_TRACKS_TO_SHARPEN}) to choose it for "
+               f"{WRITTEN_RIGHT_TARGET:.0%} right: conservative threshold, halfway from chance to certainty")
+        threshold = halfway
+    else:
+        threshold = min(metrics.choose_min_confidence(labels, probs, WRITTEN_RIGHT_TARGET), halfway)
+        how = f"chosen so that {WRITTEN_RIGHT_TARGET:.0%} of written genres are right (at most halfway from chance)"
+    return threshold, f"{how}; {metrics.written_precision_text(labels, probs, threshold)}"
 
 
 def retrain(options: RetrainOptions, log: Log = print, progress: Progress | None = None,
@@ -463,15 +520,20 @@ def retrain(options: RetrainOptions, log: Log = print, progress: Progress | None
     # The saved model learns from every file.
     trained = train(data, np.arange(len(data.items)), options, base, "training", report, cancel)
     trained.head = trained.head.folded(validation.temperature)
+    out_of_vocabulary = "" if options.fine_tune else measure_out_of_vocabulary(
+        data.features, data.track_labels, data.names,
+        lambda indices: _head_and_rule(train(data, indices, options, base, "out-of-vocabulary", report, cancel)),
+        validation.temperature, validation.min_confidence)
     _check_cancel(cancel)
     result = RetrainResult(
         path=target, genres=data.names, files_used=len(data.items), train_files=int((~data.held).sum()),
         valid_files=int(data.held.sum()), accuracy=validation.accuracy, per_genre=validation.per_genre,
         confusion=validation.confusion, temperature=validation.temperature,
-        min_confidence=validation.min_confidence, skipped=labels.skipped,
+        min_confidence=validation.min_confidence, threshold_note=validation.threshold_note,
+        out_of_vocabulary=out_of_vocabulary and out_of_vocabulary.text(), skipped=labels.skipped,
         dropped={labels.spellings.get(g, g): n for g, n in labels.dropped.items()}, cached_files=data.cached)
     result.seconds = time.perf_counter() - started
-    save(trained, data, options, base, result)
+    save(trained, data, options, base, result, out_of_vocabulary and out_of_vocabulary.facts())
     result.seconds = time.perf_counter() - started
     return result
 
@@ -486,15 +548,16 @@ def _probe(base: GenreModel, data: TrainingData) -> np.ndarray:
 
 
 def save(trained: Trained, data: TrainingData, options: RetrainOptions, base: GenreModel,
-         result: RetrainResult) -> None:
+         result: RetrainResult, out_of_vocabulary: dict | None = None) -> None:
     """Write the model folder (staged, reloaded and checked before it replaces anything)."""
     settings = ModelSettings(genres=tuple(data.genres), features=base.settings.features,
                              display_names=dict(zip(data.genres, data.names)),
                              min_confidence=result.min_confidence, temperature=result.temperature)
     probe = _probe(base, data)
     if trained.network is None:
-        writer = copy_network(base.path)
-        expected = trained.head.apply(base.features(probe)[:, base.layout[trained.head.feature]])
+        writer = with_novelty(copy_network(base.path), trained.novelty)
+        features = base.features(probe)[:, base.layout[trained.head.feature]]
+        expected = trained.novelty.apply(features, trained.head.apply(features))
     else:
         from tagger.training import keras_network
 
@@ -505,8 +568,13 @@ def save(trained: Trained, data: TrainingData, options: RetrainOptions, base: Ge
         "source": options.source, "library": str(Path(options.library).expanduser().resolve()),
         "genres": result.genres, "files_used": result.files_used, "train_files": result.train_files,
         "valid_files": result.valid_files, "validation_accuracy": result.accuracy,
+        "validation_right": sum(s.right for s in result.per_genre), "min_confidence_rule": result.threshold_note,
         "per_genre": {s.name: [s.right, s.total] for s in result.per_genre},
         "fine_tune": options.fine_tune, "epochs": options.epochs, "seconds": round(result.seconds, 1),
+        "out_of_vocabulary": out_of_vocabulary or None,
+        "abstain_rule": None if trained.novelty is None else {
+            "feature": trained.novelty.feature, "threshold": trained.novelty.threshold,
+            "reference_windows": len(trained.novelty.reference), "keep_percentile": KEEP_PERCENTILE},
     }
     card = card_text(facts, result, data.items, settings)
     try:
@@ -515,10 +583,20 @@ def save(trained: Trained, data: TrainingData, options: RetrainOptions, base: Ge
         raise RetrainError(str(exc)) from None
 
 
+def with_novelty(write_network: Callable[[Path], None], rule: Novelty) -> Callable[[Path], None]:
+    """A model-folder network writer that also saves the abstain rule beside the network."""
+
+    def write(folder: Path) -> None:
+        write_network(folder)
+        rule.save(folder)
+
+    return write
+
+
 def card_text(facts: dict, result: RetrainResult, items, settings: ModelSettings) -> str:
     """MODEL_CARD.md of a retrained model, rendered from its ``training.json`` facts."""
     files = "\n".join(f"- `{label.path}`: {settings.display_names[label.genre]}" for label in items)
-    accuracy = "unknown (no held-out tracks)" if result.accuracy is None else f"{result.accuracy:.0%}"
+    accuracy = "unknown (no held-out tracks)" if result.accuracy is None else result.accuracy_text
     return f"""# {result.path.name}
 
 Retrained from the user's own labels on {facts['created']}. Predicts one of
@@ -533,7 +611,8 @@ Retrained from the user's own labels on {facts['created']}. Predicts one of
   (window probabilities averaged per track, as the tagger does). The saved head was then
   trained again on all {result.files_used} files.
 - Temperature {result.temperature:.3g} folded into the head; default
-  `min_confidence` {result.min_confidence:.2f}.
+  `min_confidence` {result.min_confidence:.2f}: {result.threshold_note}.
+- Music unlike the training files: {_abstain_text(facts)}
 
 ## Validation
 
@@ -545,6 +624,22 @@ Retrained from the user's own labels on {facts['created']}. Predicts one of
 
 {files}
 """
+
+
+def _abstain_text(facts: dict) -> str:
+    """The card's line on the abstain rule and the out-of-vocabulary rate it was measured to give."""
+    rule, rates = facts.get("abstain_rule"), facts.get("out_of_vocabulary")
+    if rule is None:
+        return "no abstain rule (the fine-tuned network's features differ from the frozen ones it would read)."
+    text = (f"a window farther than {rule['threshold']:.3g} (standardised distance) from all "
+            f"{rule['reference_windows']} training windows counts as no genre; the threshold lets "
+            f"{rule['keep_percentile']:g}% of training windows of artists held out through.")
+    if rates and rates["files"]:
+        n = rates["files"]
+        text += (f" Files of a genre left out of training ({', '.join(rates['genres_left_out'])}, {n} files) "
+                 f"answered at `min_confidence` or above: {rates['confident_without_rule']} of {n} without the "
+                 f"rule, {rates['confident_with_rule']} of {n} with it.")
+    return text
 
 
 # ---------------------------------------------------------------------------
@@ -581,6 +676,7 @@ STAGE_NAMES = {
     "validation": "training without held-out files",
     "training": "training on all files",
     "fine-tuning": "fine-tuning",
+    "out-of-vocabulary": "measuring answers on genres left out",
 }
 
 

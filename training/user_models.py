@@ -29,6 +29,8 @@ class ModelInfo:
     files_used : int or None
     accuracy : float or None
         Track accuracy on held-out tracks, 0-1.
+    valid_files : int or None
+        How many held-out tracks ``accuracy`` was measured on.
     error : str or None
         Why the model's settings could not be read.
     """
@@ -40,7 +42,17 @@ class ModelInfo:
     date: str
     files_used: int | None
     accuracy: float | None
+    valid_files: int | None = None
     error: str | None = None
+
+    @property
+    def accuracy_text(self) -> str:
+        """Accuracy with its held-out count and 95% interval ("?" when the model's facts do not say)."""
+        from tagger.training.metrics import accuracy_text
+
+        if self.accuracy is None or not self.valid_files:
+            return "?"
+        return accuracy_text(round(self.accuracy * self.valid_files), self.valid_files)
 
 
 def model_info(path: Path, shipped: bool) -> ModelInfo:
@@ -54,7 +66,8 @@ def model_info(path: Path, shipped: bool) -> ModelInfo:
     date = str(facts.get("created", ""))[:10]
     if not date:
         date = datetime.fromtimestamp((path / SETTINGS_FILE).stat().st_mtime).strftime("%Y-%m-%d")
-    return ModelInfo(path.name, path, shipped, genres, date, facts.get("files_used"), facts.get("validation_accuracy"))
+    return ModelInfo(path.name, path, shipped, genres, date, facts.get("files_used"), facts.get("validation_accuracy"),
+                     facts.get("valid_files"))
 
 
 def list_models() -> list[ModelInfo]:
@@ -97,6 +110,6 @@ def format_table(models: list[ModelInfo]) -> str:
             continue
         rows.append((m.name, "shipped" if m.shipped else "user", m.date,
                      "?" if m.files_used is None else str(m.files_used),
-                     "?" if m.accuracy is None else f"{m.accuracy:.0%}", ", ".join(m.genres)))
+                     m.accuracy_text, ", ".join(m.genres)))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r[:5], widths)) + "  " + r[5] for r in rows)
