@@ -27,31 +27,60 @@ class Case:
     untouched: bool
 
 
+class Corpus:
+    """The folder being filled and the cases recorded so far."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.rng = np.random.default_rng(8)
+        self.cases: list[Case] = []
+
+    def add(self, path, status: str, message: str = "", untouched: bool | None = None) -> Path:
+        """Record what the run must report for ``path``; untouched unless it is to be tagged."""
+        self.cases.append(Case(Path(path), status, message, status != "tagged" if untouched is None else untouched))
+        return Path(path)
+
+    def track(self, name: str, **kw) -> Path:
+        """A short mono track at ``root / name``."""
+        kw.setdefault("seconds", 5)
+        kw.setdefault("channels", 1)
+        return make_track(self.root / name, **kw)
+
+
 def build(root: Path) -> list[Case]:
     """Fill ``root`` with the corpus; returns one Case per file the run must report."""
     root.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(8)
-    cases: list[Case] = []
-
-    def add(path, status, message="", untouched=None):
-        cases.append(Case(Path(path), status, message, status != "tagged" if untouched is None else untouched))
-        return Path(path)
-
-    def track(name, **kw):
-        kw.setdefault("seconds", 5)
-        kw.setdefault("channels", 1)
-        return make_track(root / name, **kw)
-
+    corpus = Corpus(root)
     # Good files, which must still be tagged.
     for ext in ("flac", "mp3", "m4a", "ogg"):
-        add(track(f"good.{ext}", seed=len(ext)), "tagged")
+        corpus.add(corpus.track(f"good.{ext}", seed=len(ext)), "tagged")
+    for make in (_not_audio, _damaged_audio, _odd_but_valid, _names_and_links, _permissions):
+        make(corpus)
+    # Ignored: not audio, hidden
+    (root / "notes.txt").write_text("hello")
+    (root / "cover.jpg").write_bytes(corpus.rng.bytes(1000))
+    (root / ".hidden.flac").write_bytes(b"")
+    return corpus.cases
 
+
+def _not_audio(corpus: Corpus) -> None:
+    root, rng, add = corpus.root, corpus.rng, corpus.add
     # 1 empty file
     (root / "empty.mp3").write_bytes(b"")
     add(root / "empty.mp3", "error", "empty file")
     # 2 text renamed to .mp3
     (root / "text.mp3").write_text("These are the liner notes, not music.\n" * 40)
     add(root / "text.mp3", "error", "not a readable audio file|cannot decode")
+    # 4 random bytes named .ogg
+    (root / "random.ogg").write_bytes(rng.bytes(50_000))
+    add(root / "random.ogg", "error", "not a readable audio file|cannot decode")
+    # 21 random bytes named .m4a (FFmpeg's path)
+    (root / "random.m4a").write_bytes(b"\x00\x00\x00\x18ftypM4A " + rng.bytes(30_000))
+    add(root / "random.m4a", "error", "not a readable audio file|cannot decode|no audio")
+
+
+def _damaged_audio(corpus: Corpus) -> None:
+    root, rng, add, track = corpus.root, corpus.rng, corpus.add, corpus.track
     # 3 truncated FLAC: the header and a little audio, the rest cut off
     full = track("truncated.flac", seconds=5).read_bytes()
     (root / "truncated.flac").write_bytes(full[: len(full) // 8])
@@ -61,35 +90,8 @@ def build(root: Path) -> list[Case]:
         whole = track(f"truncated.{ext}", seconds=6).read_bytes()
         (root / f"truncated.{ext}").write_bytes(whole[: len(whole) // 3])
         add(root / f"truncated.{ext}", "error", "^truncated or corrupt file: the audio stops before the 6 s")
-    # 4 random bytes named .ogg
-    (root / "random.ogg").write_bytes(rng.bytes(50_000))
-    add(root / "random.ogg", "error", "not a readable audio file|cannot decode")
-    # 5 unreadable file
-    locked = track("unreadable.flac")
-    os.chmod(locked, 0)
-    add(locked, "error", "permission denied")
     # 6 a single sample
     add(write_audio(root / "one_sample.wav", np.full((1, 1), 0.1, np.float32), 44100), "error", "too short")
-    # 7 silence
-    add(track("silence.flac", kind="silence"), "uncertain", "silent")
-    # 8 eight channels, 9 96 kHz: unusual but valid
-    add(track("eight_channels.wav", channels=8), "tagged")
-    add(track("hires.flac", rate=96000, channels=2), "tagged")
-    # 10 non-ASCII folder and file name
-    (root / "Música").mkdir()
-    add(make_track(root / "Música" / "Björk – Jóga ñ 日本.flac", seconds=5, channels=1), "tagged")
-    # 11 a file name that is not UTF-8
-    raw = os.path.join(os.fsencode(root), b"caf\xe9.flac")
-    os.rename(track("cafe.flac"), raw)
-    add(os.fsdecode(raw), "tagged")
-    # 12 symbolic link loops: a file link to itself, and folders linking back
-    os.symlink(root / "loop.mp3", root / "loop.mp3")
-    add(root / "loop.mp3", "error", "symbolic links|cannot read")
-    (root / "sub").mkdir()
-    os.symlink(root, root / "sub" / "up")
-    # 13 dangling link
-    os.symlink(root / "gone.flac", root / "dangling.flac")
-    add(root / "dangling.flac", "error", "not found")
     # 14 a FLAC named .mp3: decodes, but its tags are read as MP3 and fail, so it is left alone
     os.replace(track("flac_in_disguise.flac"), root / "flac_in_disguise.mp3")
     add(root / "flac_in_disguise.mp3", "error", "cannot read tags")
@@ -110,12 +112,50 @@ def build(root: Path) -> list[Case]:
         out.setsampwidth(2)
         out.setframerate(44100)
     add(root / "zero_frames.wav", "error", "too short|no audio")
+
+
+def _odd_but_valid(corpus: Corpus) -> None:
+    add, track = corpus.add, corpus.track
+    # 7 silence
+    add(track("silence.flac", kind="silence"), "uncertain", "silent")
+    # 8 eight channels, 9 96 kHz: unusual but valid
+    add(track("eight_channels.wav", channels=8), "tagged")
+    add(track("hires.flac", rate=96000, channels=2), "tagged")
     # 17 a 20 MB cover picture
     huge = track("huge_cover.mp3")
     tags = ID3(str(huge))
-    tags.add(APIC(encoding=3, mime="image/png", type=0, desc="huge", data=rng.bytes(20 * 1024 * 1024)))
+    tags.add(APIC(encoding=3, mime="image/png", type=0, desc="huge", data=corpus.rng.bytes(20 * 1024 * 1024)))
     tags.save()
     add(huge, "tagged")
+    # 20 a file removed just before its write (the test arranges the removal)
+    add(track("vanishing.ogg"), "error", "vanished|not found", untouched=False)
+
+
+def _names_and_links(corpus: Corpus) -> None:
+    root, add, track = corpus.root, corpus.add, corpus.track
+    # 10 non-ASCII folder and file name
+    (root / "Música").mkdir()
+    add(make_track(root / "Música" / "Björk – Jóga ñ 日本.flac", seconds=5, channels=1), "tagged")
+    # 11 a file name that is not UTF-8
+    raw = os.path.join(os.fsencode(root), b"caf\xe9.flac")
+    os.rename(track("cafe.flac"), raw)
+    add(os.fsdecode(raw), "tagged")
+    # 12 symbolic link loops: a file link to itself, and folders linking back
+    os.symlink(root / "loop.mp3", root / "loop.mp3")
+    add(root / "loop.mp3", "error", "symbolic links|cannot read")
+    (root / "sub").mkdir()
+    os.symlink(root, root / "sub" / "up")
+    # 13 dangling link
+    os.symlink(root / "gone.flac", root / "dangling.flac")
+    add(root / "dangling.flac", "error", "not found")
+
+
+def _permissions(corpus: Corpus) -> None:
+    root, add, track = corpus.root, corpus.add, corpus.track
+    # 5 unreadable file
+    locked = track("unreadable.flac")
+    os.chmod(locked, 0)
+    add(locked, "error", "permission denied")
     # 18 read-only file
     ro = track("read_only.mp3")
     os.chmod(ro, 0o444)
@@ -124,16 +164,6 @@ def build(root: Path) -> list[Case]:
     (root / "ro_folder").mkdir()
     add(make_track(root / "ro_folder" / "good_in_ro.flac", seconds=5, channels=1), "skipped", "read-only folder")
     os.chmod(root / "ro_folder", 0o555)
-    # 20 a file removed just before its write (the test arranges the removal)
-    add(track("vanishing.ogg"), "error", "vanished|not found", untouched=False)
-    # 21 random bytes named .m4a (FFmpeg's path)
-    (root / "random.m4a").write_bytes(b"\x00\x00\x00\x18ftypM4A " + rng.bytes(30_000))
-    add(root / "random.m4a", "error", "not a readable audio file|cannot decode|no audio")
-    # Ignored: not audio, hidden
-    (root / "notes.txt").write_text("hello")
-    (root / "cover.jpg").write_bytes(rng.bytes(1000))
-    (root / ".hidden.flac").write_bytes(b"")
-    return cases
 
 
 def restore_permissions(root: Path) -> None:

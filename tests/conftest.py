@@ -15,6 +15,8 @@ import hashlib
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,6 +109,26 @@ def batch(genre_model, state):
         return {o.path: o for o in job.run()}
 
     return run
+
+
+@pytest.fixture
+def hang_on():
+    """``hang_on(featurize, stuck)``: ``featurize`` that blocks on the path ``stuck`` until the test ends.
+
+    As a decoder stuck in a C library does: Python cannot interrupt the thread.
+    """
+    release = threading.Event()
+
+    def wrap(featurize: Callable[[Path], object], stuck: Path) -> Callable[[Path], object]:
+        def featurize_or_hang(path: Path) -> object:
+            if path == stuck:
+                release.wait(30)
+            return featurize(path)
+
+        return featurize_or_hang
+
+    yield wrap
+    release.set()
 
 
 @dataclass

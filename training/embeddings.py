@@ -14,14 +14,13 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from tagger.decode import DecodeError
-from tagger.features import file_windows
+from tagger.engine import DECODE_TIMEOUT, FeaturizePool, Featurized, failure_text
+from tagger.features import TrackWindows, file_windows
 from tagger.writer import FileStamp
 from tagger.model import GenreModel
 
@@ -63,33 +62,39 @@ class FileEmbeddings:
 class Embedder:
     """Compute (or load cached) window embeddings of files with a base model.
 
+    Files are decoded in the engine's pool (:class:`tagger.engine.FeaturizePool`),
+    so a file whose decoder hangs is given up after ``timeout`` as in tagging.
+
     Parameters
     ----------
     base : GenreModel
     workers : int
         Decode threads.
     use_cache : bool
+    timeout : float
+        Seconds one file may spend decoding before it is given up.
     """
 
-    def __init__(self, base: GenreModel, workers: int = 2, use_cache: bool = True) -> None:
+    def __init__(self, base: GenreModel, workers: int = 2, use_cache: bool = True,
+                 timeout: float = DECODE_TIMEOUT) -> None:
         self.base = base
         self.dim = max(columns.stop for columns in base.layout.values())
         self.workers = max(1, workers)
         self.use_cache = use_cache
+        self.timeout = timeout
         self._cache = cache_dir(base.network_id)
 
     # -- cache ---------------------------------------------------------------------------------
     def _cache_file(self, path: Path) -> Path:
         return self._cache / (hashlib.sha1(str(path).encode("utf-8", "surrogatepass")).hexdigest() + ".npz")
 
-    def _load_cached(self, path: Path) -> np.ndarray | None:
+    def _load_cached(self, path: Path, stamp: tuple[int, int]) -> np.ndarray | None:
         if not self.use_cache:
             return None
         try:
-            size, mtime = astuple(FileStamp.of(path))
             with np.load(self._cache_file(path), allow_pickle=False) as data:
                 if (int(data["format"]) == CACHE_FORMAT and str(data["path"]) == str(path)
-                        and int(data["size"]) == size and int(data["mtime_ns"]) == mtime):
+                        and (int(data["size"]), int(data["mtime_ns"])) == stamp):
                     emb = np.asarray(data["embeddings"], dtype=np.float32)
                     return emb if emb.ndim == 2 and emb.shape[1] == self.dim and len(emb) else None
         except (OSError, KeyError, ValueError, EOFError):
@@ -109,10 +114,8 @@ class Embedder:
             pass  # a cache that cannot be written only costs time next run
 
     # -- computing -----------------------------------------------------------------------------
-    def _featurize(self, path: Path) -> tuple[tuple[int, int], np.ndarray]:
-        stamp = astuple(FileStamp.of(path))
-        settings = self.base.settings.features
-        return stamp, file_windows(path, settings).mels
+    def _featurize(self, path: Path) -> TrackWindows:
+        return file_windows(path, self.base.settings.features)
 
     def embed(self, mels: np.ndarray) -> np.ndarray:
         """The network's outputs for model input windows, (n, dim) float32."""
@@ -123,50 +126,48 @@ class Embedder:
         """Embeddings of each path, in order; unreadable files come back with ``error`` set.
 
         With ``keep_mels`` every file is decoded (the mels are needed), but
-        cached embeddings are still used.
+        cached embeddings are still used. A file that fails or hangs while
+        decoding is reported and the others go on.
         """
         paths = [Path(p) for p in paths]
-        cached = {i: self._load_cached(p) for i, p in enumerate(paths)}
-        todo = [i for i in range(len(paths)) if keep_mels or cached[i] is None]
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="embed") as pool:
-            futures = {}
-            ahead = self.workers * 2
-            for i in todo[:ahead]:
-                futures[i] = pool.submit(self._featurize, paths[i])
-            next_todo = ahead
-            for i, path in enumerate(paths):
+        # Stamped before decoding: a file changed meanwhile is cached under its old stamp, so it is redone next run.
+        stamps = {path: _stamp(path) for path in paths}
+        cached = {path: self._load_cached(path, stamp) for path, stamp in stamps.items() if isinstance(stamp, tuple)}
+        to_decode = [p for p in paths if isinstance(stamps[p], tuple) and (keep_mels or cached[p] is None)]
+        with FeaturizePool(self._featurize, self.workers, self.timeout) as pool:
+            decoded = pool.ordered(to_decode, cancel)
+            for path in paths:
                 if cancel is not None and cancel.is_set():
-                    for future in futures.values():
-                        future.cancel()
                     return
-                if i not in futures:
-                    yield FileEmbeddings(path, cached[i], cached=True)
-                    continue
-                future = futures.pop(i)
-                if next_todo < len(todo):
-                    j = todo[next_todo]
-                    futures[j] = pool.submit(self._featurize, paths[j])
-                    next_todo += 1
-                try:
-                    stamp, mels = future.result()
-                except DecodeError as exc:
-                    yield FileEmbeddings(path, None, error=str(exc))
-                    continue
-                except OSError as exc:
-                    yield FileEmbeddings(path, None, error=f"cannot read file: {exc.strerror or exc}")
-                    continue
-                except MemoryError:
-                    yield FileEmbeddings(path, None, error="not enough memory to analyse this file")
-                    continue
-                except Exception as exc:  # noqa: BLE001 - one bad file must not end the run
-                    yield FileEmbeddings(path, None, error=f"cannot analyse: {type(exc).__name__}: {exc}")
-                    continue
-                emb = cached[i]
-                was_cached = emb is not None and len(emb) == len(mels)
-                if not was_cached:
-                    emb = self.embed(mels)
-                    self._store(path, stamp, emb)
-                yield FileEmbeddings(path, emb, mels if keep_mels else None, cached=was_cached)
+                if isinstance(stamps[path], str):
+                    yield FileEmbeddings(path, None, error=stamps[path])
+                elif keep_mels or cached[path] is None:
+                    featurized = next(decoded, None)
+                    if featurized is None:
+                        return  # cancelled
+                    yield self._embedded(featurized, stamps[path], cached[path], keep_mels)
+                else:
+                    yield FileEmbeddings(path, cached[path], cached=True)
+
+    def _embedded(self, featurized: Featurized, stamp: tuple[int, int], cached: np.ndarray | None,
+                  keep_mels: bool) -> FileEmbeddings:
+        """The embeddings of a decoded file: its cached ones when they match its windows, else computed and cached."""
+        if featurized.windows is None:
+            return FileEmbeddings(featurized.path, None, error=featurized.error)
+        mels = featurized.windows.mels
+        was_cached = cached is not None and len(cached) == len(mels)
+        emb = cached if was_cached else self.embed(mels)
+        if not was_cached:
+            self._store(featurized.path, stamp, emb)
+        return FileEmbeddings(featurized.path, emb, mels if keep_mels else None, cached=was_cached)
+
+
+def _stamp(path: Path) -> tuple[int, int] | str:
+    """(size in bytes, modification time in ns) of ``path``, or why it cannot be read."""
+    try:
+        return astuple(FileStamp.of(path))
+    except OSError as exc:
+        return failure_text(exc)
 
 
 def embed_all(embedder: Embedder, paths: Sequence[Path], keep_mels: bool = False,

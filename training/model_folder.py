@@ -93,7 +93,10 @@ def write_model_folder(target: Path, write_network: NetworkWriter, head: Head, s
         settings.save(staging)
         (staging / TRAINING_FILE).write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
         (staging / CARD_FILE).write_text(card, encoding="utf-8")
-        _check_reloaded(staging, probe, expected)
+        try:
+            check_predictions(staging, probe, expected)
+        except ModelError as exc:
+            raise ModelError(f"{exc}; nothing was saved") from None
         _replace(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -106,13 +109,18 @@ def check_replaceable(target: Path) -> None:
         raise ModelError(f"{target} exists and is not a model folder: choose a new folder for the model")
 
 
-def _check_reloaded(folder: Path, probe: np.ndarray, expected: np.ndarray) -> None:
-    """The folder, loaded as the tagger loads it, must predict ``expected`` for ``probe``."""
+def check_predictions(folder: Path, probe: np.ndarray, expected: np.ndarray) -> None:
+    """The folder, loaded as the tagger loads it, must predict ``expected`` for ``probe``.
+
+    Raises
+    ------
+    ModelError
+        When a probability differs by more than ``RELOAD_TOLERANCE``.
+    """
     reloaded = GenreModel.load(str(folder)).predict(probe)
     difference = float(np.max(np.abs(reloaded - expected))) if len(probe) else 0.0
     if not difference <= RELOAD_TOLERANCE:
-        raise ModelError(f"the saved model does not predict what the trained one did (difference {difference:.2g}); "
-                         "nothing was saved")
+        raise ModelError(f"the saved model does not predict what the trained one did (difference {difference:.2g})")
 
 
 def _replace(staging: Path, target: Path) -> None:
