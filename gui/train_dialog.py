@@ -73,15 +73,14 @@ class TrainWorker(QThread):
 
 
 def result_text(result) -> str:
-    """Per-genre validation accuracy, for the result dialog."""
+    """Validation accuracy with held-out counts and 95% intervals, per genre, and the threshold rule."""
     if result.accuracy is None:
         head = "No files could be held out to check the model (each genre needs 3 or more files)."
     else:
-        head = f"Accuracy on {result.valid_files} held-out files: {result.accuracy:.0%}"
+        head = f"Accuracy: {result.accuracy_text}"
     lines = [f"Model “{result.path.name}” is ready: {', '.join(result.genres)}.", "", head]
-    for score in result.per_genre:
-        acc = "–" if score.accuracy is None else f"{score.accuracy:.0%}"
-        lines.append(f"    {score.name}: {acc} ({score.right} of {score.total})")
+    lines += [f"    {score.text}" for score in result.per_genre]
+    lines.append(f"Writes nothing below confidence {result.min_confidence:.2f}: {result.threshold_note}")
     if result.skipped:
         lines += ["", f"{len(result.skipped)} unreadable file(s) were skipped."]
     if result.dropped:
