@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPlainTextEdit,
 
 from tagger.model import DEFAULT_MODEL, ModelError
 
+from tagger.gui.review import review_labels
 from tagger.gui.train_dialog import STAGE_TEXT
 
 # Genres with fewer tagged files are left out, as `tagger-batch --learn` does by default.
@@ -98,9 +99,7 @@ def figures_text(learned, notes: list[str]) -> str:
     notes : list of str
         Lines learning logged (files not learned from, unreadable files).
     """
-    origin = ("reused: the library's genre tags are unchanged since it was learned" if learned.reused
-              else "learned now")
-    lines = [f"Model “{learned.name}” ({origin})", "", learned.figures]
+    lines = [f"Model “{learned.name}” ({'reused' if learned.reused else 'learned now'})", "", learned.figures]
     if notes:
         lines += ["", *notes]
     return "\n".join(lines)
@@ -121,8 +120,8 @@ class LearnFiguresDialog(QDialog):
         intro.setWordWrap(True)
         self.figures_view = QPlainTextEdit(figures_text(learned, notes))
         self.figures_view.setReadOnly(True)
-        self.figures_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        self.figures_view.setFont(QFont("monospace"))  # the confusion table lines up in columns
+        # Monospace so the confusion table lines up; long lines wrap so no figure is cut off at the edge.
+        self.figures_view.setFont(QFont("monospace"))
         after = QLabel("“Use this model” analyses the library again with it: files without a genre get its "
                        "suggestions, files with a genre keep theirs unless overwriting is on in Settings, "
                        "and nothing is written until Write Accepted.")
@@ -135,7 +134,7 @@ class LearnFiguresDialog(QDialog):
         layout = QVBoxLayout(self)
         for widget in (intro, self.figures_view, after, buttons):
             layout.addWidget(widget, 1 if widget is self.figures_view else 0)
-        self.resize(760, 520)
+        self.resize(960, 600)
 
 
 def start_learning(window) -> None:
@@ -173,8 +172,21 @@ def _learned(window, outcome: LearnOutcome) -> None:
 
 def use_learned_model(window, model_path: Path) -> None:
     """Analyse the open library again with the model in ``model_path`` (for this session; Settings can keep it)."""
+    drop_suggestions_of_the_old_model(window)
     window.config.set("model", str(model_path), CONFIG_SOURCE)
     window.open_folder(window.folder)
+
+
+def drop_suggestions_of_the_old_model(window) -> None:
+    """Un-tick the rows ticked only because the model being replaced suggested them.
+
+    Otherwise analysing again would ask to write them first, and "Write" would write the
+    old model's genres. Rows the user accepted or corrected (kept as review labels) stay,
+    so leaving still asks about those.
+    """
+    chosen = review_labels(window.state, window.folder)
+    window.table_model.set_accepted([number for number, row in enumerate(window.table_model.rows())
+                                     if row.accepted and str(row.path) not in chosen], False)
 
 
 def add_learn_action(window) -> QAction:

@@ -770,8 +770,11 @@ def test_learn_shows_honest_figures_first_and_use_suggests_the_users_genres(qtbo
     # Again: the library is unchanged, so the model is reused; Use analyses again with it.
     dialog = learn_and_wait(qtbot, window)
     assert "reused" in dialog.figures_view.toPlainText()
+    # The default model's suggestions ticked before are dropped, not offered for writing on the way.
+    window._ask_unsaved = lambda counts: pytest.fail(f"asked to write the old model's suggestions: {counts}")
     with qtbot.waitSignal(window.run_finished, timeout=WAIT_MS):
         dialog.use_button.click()
+    window._ask_unsaved = lambda counts: QMessageBox.StandardButton.Discard
     assert window.model.path == dialog.learned.path
     rows = {row.path: row for row in window.table_model.rows()}
     untagged = [path for path in truth if "untagged" in path.parts]
