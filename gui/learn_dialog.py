@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPlainTextEdit,
 from tagger.model import DEFAULT_MODEL, ModelError
 
 from tagger.gui.review import review_labels
-from tagger.gui.train_dialog import STAGE_TEXT
+from tagger.gui.train_dialog import progress_text
 
 # Genres with fewer tagged files are left out, as `tagger-batch --learn` does by default.
 MIN_PER_GENRE = 3
@@ -60,7 +60,7 @@ def learn(library: Path, progress: Callable[[object], None], cancel: threading.E
     library : Path
         The open music folder.
     progress : callable
-        Receives ``(stage, done, total)`` as learning goes (stages as in :data:`STAGE_TEXT`).
+        Receives ``(stage, done, total)`` as learning goes (stages: :data:`tagger.gui.train_dialog.STAGE_TEXT`).
     cancel : threading.Event
         Set to stop at the next step; the outcome is then :attr:`LearnOutcome.cancelled`.
     base : str
@@ -83,11 +83,6 @@ def learn(library: Path, progress: Callable[[object], None], cancel: threading.E
     except (RetrainError, ModelError, OSError) as exc:
         outcome.error = f"cannot learn from {library}: {exc}"
     return outcome
-
-
-def progress_text(stage: str, done: int, total: int) -> str:
-    """``"Reading files: 3 of 18"`` for the status bar."""
-    return f"{STAGE_TEXT.get(stage, stage)}: {done} of {total}"
 
 
 def figures_text(learned, notes: list[str]) -> str:

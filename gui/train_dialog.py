@@ -26,6 +26,11 @@ STAGE_TEXT = {
 }
 
 
+def progress_text(stage: str, done: int, total: int) -> str:
+    """``"Reading files: 3 of 18"``: a training stage and how far it is, for a progress label."""
+    return f"{STAGE_TEXT.get(stage, stage)}: {done} of {total}"
+
+
 class TrainWorker(QThread):
     """Run one retrain.
 
@@ -226,7 +231,7 @@ class TrainDialog(QDialog):
             widget.setEnabled(not running)
 
     def _progress(self, stage: str, done: int, total: int) -> None:
-        self.stage_label.setText(f"{STAGE_TEXT.get(stage, stage)}: {done} of {total}")
+        self.stage_label.setText(progress_text(stage, done, total))
         self.progress_bar.setRange(0, max(1, total))
         self.progress_bar.setValue(done)
 
