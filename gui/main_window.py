@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import math
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -72,6 +73,7 @@ class MainWindow(QMainWindow):
         self._model_name: str | None = None  # the config value self.model was loaded for
         self.worker: ClassifyWorker | None = None
         self._task: TaskWorker | None = None
+        self._task_cancel: threading.Event | None = None  # set by Cancel when the running task can stop
         self._pending_open: tuple[Path, bool] | None = None
         self._after_write: Callable[[], object] | None = None  # what to do once a write asked for on leaving ends
         self._labels_at_open: dict[str, str] = {}  # the library's review labels before this visit changed them
@@ -146,9 +148,11 @@ class MainWindow(QMainWindow):
         # Tools: "Train from my labels" (training code, added separately) belongs here, beside Settings.
         self.tools_menu = self.menuBar().addMenu("&Tools")
         self.tools_menu.addAction(self.settings_action)
+        from tagger.gui.learn_dialog import add_learn_action
         from tagger.gui.train_dialog import add_train_action
 
         add_train_action(self)
+        add_learn_action(self)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self.about_action)
 
@@ -442,10 +446,14 @@ class MainWindow(QMainWindow):
         self.worker.start()
 
     def cancel_run(self) -> None:
-        """Stop classifying: files already in progress finish and are shown, no new ones start."""
+        """Stop classifying (files already in progress finish and are shown, no new ones start) or learning."""
         if self.worker is not None:
             self.worker.cancel()
-            self.progress_label.setText("Cancelling…")
+        elif self._task_cancel is not None:
+            self._task_cancel.set()
+        else:
+            return
+        self.progress_label.setText("Cancelling…")
 
     def set_model(self, model: GenreModel) -> None:
         """Use ``model`` for the next analysis (loaded by a run, or handed in by whoever already has it)."""
@@ -694,20 +702,27 @@ class MainWindow(QMainWindow):
         number = self.table_model.row_for(Path(path))
         return None if number is None else self.table_model.row(number)
 
-    def _start_task(self, label: str, total: int, function, on_success) -> None:
+    def _start_task(self, label: str, total: int, function, on_success, cancel: threading.Event | None = None,
+                    on_progress: Callable[[object], None] | None = None) -> None:
+        """Run ``function(progress)`` in a :class:`TaskWorker`, then ``on_success(its result)``.
+
+        Each ``progress`` report advances the bar by one item unless ``on_progress`` shows it;
+        with ``cancel`` the Cancel button is shown and sets it.
+        """
         self._task = TaskWorker(function, self)
-        self._task.progress.connect(lambda _: self.progress.setValue(self.progress.value() + 1))
+        self._task_cancel = cancel
+        self._task.progress.connect(on_progress or (lambda _: self.progress.setValue(self.progress.value() + 1)))
         self._task.succeeded.connect(on_success)
         self._task.failed.connect(lambda message: self.show_error(label.rstrip("…"), message))
         self._task.finished.connect(self._task_done)
-        self._set_busy(label, cancellable=False)
+        self._set_busy(label, cancellable=cancel is not None)
         self.progress.setRange(0, total)
         self.progress.setValue(0)
         self._task.start()
 
     def _task_done(self) -> None:
         self._task.deleteLater()
-        self._task = None
+        self._task, self._task_cancel = None, None
         self._set_busy(None)
         self.write_finished.emit()
 
@@ -767,6 +782,7 @@ class MainWindow(QMainWindow):
         self.write_action.setEnabled(not busy)
         self.undo_action.setEnabled(not busy)
         self.rescan_action.setEnabled(not busy and self.folder is not None)
+        self.learn_action.setEnabled(not busy and self.folder is not None)
 
     # -- recent folders, drag and drop, closing --------------------------------------------------
     def _recent_folders(self) -> list[str]:

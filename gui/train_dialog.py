@@ -26,6 +26,11 @@ STAGE_TEXT = {
 }
 
 
+def progress_text(stage: str, done: int, total: int) -> str:
+    """``"Reading files: 3 of 18"``: a training stage and how far it is, for a progress label."""
+    return f"{STAGE_TEXT.get(stage, stage)}: {done} of {total}"
+
+
 class TrainWorker(QThread):
     """Run one retrain.
 
@@ -73,15 +78,14 @@ class TrainWorker(QThread):
 
 
 def result_text(result) -> str:
-    """Per-genre validation accuracy, for the result dialog."""
+    """Validation accuracy with held-out counts and 95% intervals, per genre, and the threshold rule."""
     if result.accuracy is None:
         head = "No files could be held out to check the model (each genre needs 3 or more files)."
     else:
-        head = f"Accuracy on {result.valid_files} held-out files: {result.accuracy:.0%}"
+        head = f"Accuracy: {result.accuracy_text}"
     lines = [f"Model “{result.path.name}” is ready: {', '.join(result.genres)}.", "", head]
-    for score in result.per_genre:
-        acc = "–" if score.accuracy is None else f"{score.accuracy:.0%}"
-        lines.append(f"    {score.name}: {acc} ({score.right} of {score.total})")
+    lines += [f"    {score.text}" for score in result.per_genre]
+    lines.append(f"Writes nothing below confidence {result.min_confidence:.2f}: {result.threshold_note}")
     if result.skipped:
         lines += ["", f"{len(result.skipped)} unreadable file(s) were skipped."]
     if result.dropped:
@@ -227,7 +231,7 @@ class TrainDialog(QDialog):
             widget.setEnabled(not running)
 
     def _progress(self, stage: str, done: int, total: int) -> None:
-        self.stage_label.setText(f"{STAGE_TEXT.get(stage, stage)}: {done} of {total}")
+        self.stage_label.setText(progress_text(stage, done, total))
         self.progress_bar.setRange(0, max(1, total))
         self.progress_bar.setValue(done)
 

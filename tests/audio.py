@@ -212,4 +212,23 @@ def make_toy_dataset(root: Path, per_genre: int = 4, rate: int = 16000, seconds:
             soundfile.write(Path(root) / genre / f"{genre}_{i}.wav", sound.astype(np.float32), rate)
 
 
-__all__ = ["FFMPEG_WRITTEN", "FORMATS", "TOY_GENRES", "make_toy_dataset", "add_tags", "all_tags", "audio_bytes_hash", "decoded", "make_track", "music", "write_audio"]
+# Made-up genres (user genre -> make_track kind) that the shipped network's features tell apart.
+LEARN_GENRES = {"Calm Stuff": "chords", "Noise Wall": "noise", "Low End": "bass"}
+
+
+def make_learn_library(folder: Path, tagged_per_genre: int = 6, untagged_per_genre: int = 3,
+                       genres: dict[str, str] = LEARN_GENRES) -> dict[Path, str]:
+    """Tagged and untagged tracks of each made-up genre (FLAC and MP3, 5-7 s); returns {path: true genre}."""
+    truth = {}
+    for g, (genre, kind) in enumerate(genres.items()):
+        for i in range(tagged_per_genre + untagged_per_genre):
+            tagged = i < tagged_per_genre
+            path = folder / ("tagged" if tagged else "untagged") / f"{kind}_{i:02d}.{'flac' if i % 2 else 'mp3'}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            truth[make_track(path, seconds=5 + i % 3, rate=22050, channels=1, seed=100 * g + i, kind=kind,
+                             title=f"{kind} {i}", artist=f"{kind} band {i // 2}",
+                             genre=genre if tagged else None)] = genre
+    return truth
+
+
+__all__ = ["FFMPEG_WRITTEN", "FORMATS", "LEARN_GENRES", "make_learn_library", "TOY_GENRES", "make_toy_dataset", "add_tags", "all_tags", "audio_bytes_hash", "decoded", "make_track", "music", "write_audio"]

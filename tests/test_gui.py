@@ -20,8 +20,8 @@ from PySide6.QtCore import QSettings, Qt, QTimer  # noqa: E402
 from PySide6.QtGui import QStandardItem, QStandardItemModel  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMessageBox, QStyleOptionViewItem  # noqa: E402
 
-from audio import make_damaged_mp3, make_track  # noqa: E402
-from conftest import MODEL_ENV, file_hash  # noqa: E402
+from audio import LEARN_GENRES, make_damaged_mp3, make_learn_library, make_track  # noqa: E402
+from conftest import MODEL_ENV, file_hash, tree_hashes  # noqa: E402
 from tagger.config import Config, load_config  # noqa: E402
 from tagger.genres import DISPLAY_NAMES  # noqa: E402
 from tagger.model import GenreModel  # noqa: E402
@@ -738,3 +738,76 @@ def test_decoder_chatter_about_a_damaged_mp3_goes_to_a_log_not_the_terminal(tmp_
     assert "Illegal Audio-MPEG-Header" in log.read_text(errors="replace")
     assert "Note:" not in err and "Illegal" not in err, err
     assert "qt.multimedia" not in err and "pipewire" not in err, err  # Qt multimedia's notes go to the log too
+
+
+# -- Tools > Learn from This Library's Genres (issue 22) -----------------------------------------
+LEARN_WAIT_MS = 300_000
+
+
+def learn_and_wait(qtbot, win: MainWindow):
+    """Trigger the learn action and wait until its figures dialog is shown and the task has ended."""
+    win.learn_dialog = None
+    win.learn_action.trigger()
+    qtbot.waitUntil(lambda: win.learn_dialog is not None and win.learn_dialog.isVisible() and win._task is None,
+                    timeout=LEARN_WAIT_MS)
+    return win.learn_dialog
+
+
+def test_learn_shows_honest_figures_first_and_use_suggests_the_users_genres(qtbot, window, tmp_path):
+    truth = make_learn_library(tmp_path / "lib", untagged_per_genre=2)
+    before = tree_hashes(tmp_path / "lib")
+    assert not window.learn_action.isEnabled()  # no library open yet
+    open_and_wait(qtbot, window, tmp_path / "lib")
+    assert window.learn_action.isEnabled()
+    dialog = learn_and_wait(qtbot, window)
+    figures = dialog.figures_view.toPlainText()
+    assert "held-out tracks" in figures and "min_confidence" in figures, figures
+    assert "95% interval" in figures or "too few held-out files to measure" in figures
+    # Cancel: the window keeps its model and nothing is written.
+    dialog.cancel_button.click()
+    assert window.config["model"] != str(dialog.learned.path) and window.model.path != dialog.learned.path
+    assert tree_hashes(tmp_path / "lib") == before
+    # Again: the library is unchanged, so the model is reused; Use analyses again with it.
+    dialog = learn_and_wait(qtbot, window)
+    assert "reused" in dialog.figures_view.toPlainText()
+    # The default model's suggestions ticked before are dropped, not offered for writing on the way.
+    window._ask_unsaved = lambda counts: pytest.fail(f"asked to write the old model's suggestions: {counts}")
+    with qtbot.waitSignal(window.run_finished, timeout=WAIT_MS):
+        dialog.use_button.click()
+    window._ask_unsaved = lambda counts: QMessageBox.StandardButton.Discard
+    assert window.model.path == dialog.learned.path
+    rows = {row.path: row for row in window.table_model.rows()}
+    untagged = [path for path in truth if "untagged" in path.parts]
+    right = sum(rows[path].suggestion == truth[path] for path in untagged)
+    assert right >= 0.75 * len(untagged), {p.name: rows[p].suggestion for p in untagged}
+    assert all(rows[path].suggestion in LEARN_GENRES for path in untagged)
+    # Files with a genre keep it (overwriting is off); nothing is written until Write Accepted.
+    assert not any(rows[path].accepted for path in truth if "untagged" not in path.parts)
+    assert tree_hashes(tmp_path / "lib") == before
+
+
+def test_learn_can_be_cancelled_while_it_runs(qtbot, window, tmp_path):
+    make_learn_library(tmp_path / "lib", untagged_per_genre=0)
+    open_and_wait(qtbot, window, tmp_path / "lib")
+    model = window.model
+    window.learn_dialog = None
+    window.learn_action.trigger()
+    assert window.cancel_button.isVisibleTo(window) and not window.learn_action.isEnabled()
+    window.cancel_button.click()
+    qtbot.waitUntil(lambda: window._task is None, timeout=LEARN_WAIT_MS)
+    assert window.learn_dialog is None and window.model is model
+    assert "cancelled" in window.statusBar().currentMessage()
+    assert window.learn_action.isEnabled()
+
+
+def test_learn_from_too_few_tagged_files_is_a_one_line_error(qtbot, window, tmp_path, monkeypatch):
+    make_learn_library(tmp_path / "lib", tagged_per_genre=3, untagged_per_genre=1, genres={"Calm Stuff": "chords"})
+    open_and_wait(qtbot, window, tmp_path / "lib")
+    errors = []
+    monkeypatch.setattr(window, "show_error", lambda title, message, details="": errors.append(message))
+    window.learn_dialog = None
+    window.learn_action.trigger()
+    qtbot.waitUntil(lambda: window._task is None, timeout=LEARN_WAIT_MS)
+    assert window.learn_dialog is None
+    assert len(errors) == 1 and "\n" not in errors[0] and "only one genre (Calm Stuff)" in errors[0], errors
+    assert "Traceback" not in errors[0]

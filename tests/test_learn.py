@@ -15,26 +15,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from audio import LEARN_GENRES as GENRES  # noqa: E402
+from audio import make_learn_library as make_library  # noqa: E402
 from audio import make_track  # noqa: E402
 from conftest import tree_hashes  # noqa: E402
-
-GENRES = {"Calm Stuff": "chords", "Noise Wall": "noise", "Low End": "bass"}
-
-
-def make_library(folder: Path, tagged_per_genre: int = 6, untagged_per_genre: int = 3,
-                 genres: dict[str, str] = GENRES) -> dict[Path, str]:
-    """Tagged and untagged tracks of each made-up genre (FLAC and MP3, 5-7 s); returns {path: true genre}."""
-    truth = {}
-    for g, (genre, kind) in enumerate(genres.items()):
-        for i in range(tagged_per_genre + untagged_per_genre):
-            tagged = i < tagged_per_genre
-            path = folder / ("tagged" if tagged else "untagged") / f"{kind}_{i:02d}.{'flac' if i % 2 else 'mp3'}"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            truth[make_track(path, seconds=5 + i % 3, rate=22050, channels=1, seed=100 * g + i, kind=kind,
-                             title=f"{kind} {i}", artist=f"{kind} band {i // 2}",
-                             genre=genre if tagged else None)] = genre
-    return truth
-
 
 def track(path: Path, **tags) -> Path:
     """A 6 s mono track at ``path`` (its folder made), with the given ``make_track`` options and tags."""
