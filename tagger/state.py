@@ -54,11 +54,22 @@ def _create_tables_v1(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+def _widen_stored_probabilities_v2(db: sqlite3.Connection) -> None:
+    # Window probabilities were stored as float16: 0.9999 read back as 1.0, so a cached result could
+    # cross a threshold that the fresh one did not, and a dry run promise what the real run then did
+    # not write. They are float32 from version 2; the stored ones are widened, not recomputed.
+    rows = db.execute("SELECT rowid, probs FROM results").fetchall()
+    for rowid, probs in rows:
+        wide = np.frombuffer(probs, dtype=np.float16).astype(np.float32).tobytes()
+        db.execute("UPDATE results SET probs=? WHERE rowid=?", (wide, rowid))
+
+
 # (version, step): each step takes a database at the version before it to its version, using
 # ``db.execute`` only (``executescript`` would commit half an upgrade). Released steps are never
 # edited: a schema change is a new step at the end.
 MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
     (1, _create_tables_v1),
+    (2, _widen_stored_probabilities_v2),
 ]
 
 
@@ -196,7 +207,7 @@ class State:
         if row is None:
             return None
         duration, n_genres, probs, starts, silent = row
-        window_probs = np.frombuffer(probs, dtype=np.float16).astype(np.float32).reshape(-1, n_genres)
+        window_probs = np.frombuffer(probs, dtype=np.float32).reshape(-1, n_genres).copy()
         return CachedResult(duration, window_probs, np.frombuffer(starts, dtype=np.float32).copy(), bool(silent))
 
     def store_result(self, path: Path, model_id: str, size: int, mtime_ns: int, duration: float,
@@ -204,7 +215,7 @@ class State:
         self._write(
             "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?)",
             (_db_path(path), model_id, size, mtime_ns, duration, decision.window_probs.shape[1],
-             decision.window_probs.astype(np.float16).tobytes(),
+             decision.window_probs.astype(np.float32).tobytes(),
              decision.window_starts.astype(np.float32).tobytes(), int(decision.silent), time.time()))
 
     def restamp_result(self, path: Path, model_id: str, size: int, mtime_ns: int) -> None:

@@ -182,8 +182,8 @@ def run_subprocess(*args, env_extra: dict | None = None, timeout: int = 240) -> 
 def remember_prediction(state, model, path: Path, probabilities: dict[str, float]) -> None:
     """Store a result for ``path`` as if ``model`` had analysed it, so runs take these genre probabilities.
 
-    ``probabilities`` maps genre ids to a probability (0-1; genres left out get 0).
-    Values that are multiples of 1/1024 survive the cache's float16 exactly.
+    ``probabilities`` maps genre ids to a probability (0-1; genres left out get 0); the cache keeps
+    them as float32, as a fresh analysis gives them.
     """
     import numpy as np
 

@@ -63,7 +63,26 @@ def test_todays_database_is_upgraded_in_place_and_keeps_everything(todays_databa
 
     assert user_version(todays_database) == state_module.MIGRATIONS[-1][0]
     after = rows(todays_database)
-    assert {table: after[table][:len(before[table])] for table in TABLES} == before
+    kept = [table for table in TABLES if table != "results"]
+    assert {table: after[table][:len(before[table])] for table in kept} == {table: before[table] for table in kept}
+    # Version 2 widened the stored window probabilities from float16 to float32, exactly; nothing else changed.
+    assert len(after["results"]) == len(before["results"])
+    for old, new in zip(before["results"], after["results"]):
+        assert old[:6] + old[7:] == new[:6] + new[7:]
+        assert np.array_equal(np.frombuffer(old[6], np.float16).astype(np.float32), np.frombuffer(new[6], np.float32))
+
+
+def test_a_stored_result_reads_back_exactly_so_a_cached_verdict_equals_a_fresh_one(tmp_path):
+    from tagger.decision import decide
+
+    # 0.9999 was stored as 1.0 in float16: shown 1.00 on a rerun where the first run showed 0.99.
+    probs = np.array([[0.9999, 0.0001, 0.0], [0.6199, 0.3801, 0.0]], dtype=np.float32)
+    decision = decide(probs, ("a", "b", "c"), np.array([0.0, 2.0], dtype=np.float32))
+    state = State(tmp_path / "state.sqlite3")
+    state.store_result(Path("/music/x.flac"), "model", 10, 20, 4.0, decision)
+    cached = state.cached_result(Path("/music/x.flac"), "model", 10, 20)
+    state.close()
+    assert np.array_equal(cached.window_probs, probs)
 
 
 def test_a_new_database_gets_the_latest_version_and_reopens_unchanged(tmp_path):
