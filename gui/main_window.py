@@ -652,8 +652,11 @@ class MainWindow(QMainWindow):
         self.table_model.update_rows(self._row_at(r.path) for r in results if self._row_at(r.path))
         self._update_summary()
         counts = WriteCounts.of((r.previous, r.genres) for r in results if r.written or r.already_right)
-        failures = [r for r in results if not r.written and not r.already_right]
+        failures = [r for r in results if not r.written and not r.already_right and not r.left_alone]
         message = f"Wrote {_files(counts.new + len(counts.replaced))}: {counts.describe()}."
+        left_alone = sum(r.left_alone for r in results)
+        if left_alone:
+            message += f" {left_alone} skipped: read-only, or changed since analysed (see the Note column)."
         if failures:
             message += f" {len(failures)} could not be written (see the Note column)."
             self.show_error("Some files were not written", message,

@@ -102,8 +102,8 @@ class TrackRow:
 
     @property
     def can_accept(self) -> bool:
-        """Errors have nothing to write and written rows are done."""
-        return self.status not in (ERROR, WRITTEN) and bool(self.suggestion)
+        """Errors have nothing to write, skipped files are not to be written, written rows are done."""
+        return self.status not in (ERROR, SKIPPED, WRITTEN) and bool(self.suggestion)
 
     def refresh_status(self) -> None:
         """Status after the suggestion or the current genre changed."""

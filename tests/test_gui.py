@@ -377,9 +377,10 @@ def test_a_file_made_read_only_before_the_write_is_skipped_and_leaving_does_not_
     assert rows_by_name(window)["empty0.flac"].accepted
     locked.chmod(0o444)  # made read-only after the analysis: the write itself fails
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    monkeypatch.setattr(window, "show_error", lambda *a, **k: None)
+    monkeypatch.setattr(window, "show_error", lambda *a, **k: pytest.fail("a skipped file shown as a failure"))
     with qtbot.waitSignal(window.write_finished, timeout=WAIT_MS):
         window.write_accepted()
+    assert "1 skipped: read-only" in window.statusBar().currentMessage()
     row = rows_by_name(window)["empty0.flac"]
     assert (row.status, row.accepted) == ("skipped", False) and row.message == "read-only file: not written"
     assert read_genres(locked) == []

@@ -81,7 +81,7 @@ def test_both_front_ends_see_an_id3v23_multi_genre_file_as_already_right(make_li
 
 def test_the_window_does_not_propose_writing_a_read_only_file(make_library, batch):
     pytest.importorskip("PySide6")
-    from tagger.gui.review import row_from_outcome
+    from tagger.gui.review import bulk_accepts, row_from_outcome
 
     folder, paths = make_library(formats=("flac", "m4a"))
     os.chmod(paths["m4a"], 0o444)
@@ -94,3 +94,5 @@ def test_the_window_does_not_propose_writing_a_read_only_file(make_library, batc
     assert rows[paths["flac"]].accepted and rows[paths["flac"]].message == ""
     assert not rows[paths["m4a"]].accepted and rows[paths["m4a"]].message == "read-only file: not written"
     assert rows[paths["m4a"]].status == "skipped"
+    # Nor does "Accept shown >= N%", whatever the threshold and the overwrite setting.
+    assert not bulk_accepts(rows[paths["m4a"]], 0.0, True) and bulk_accepts(rows[paths["flac"]], 0.0, True)
