@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tagger.decision import Decision, confidence_text, decide, shown_confidence
+from tagger.decision import Decision, confidence_text, shown_confidence
+from tagger.cached import classify_cached
 from tagger.engine import Classification, Classifier
 from tagger.model import GenreModel
 from tagger.policy import Policy, Verdict, genre_verdict, names_to_write, same_genres, threshold_text, top_text
@@ -116,30 +117,11 @@ class BatchRun:
             settle_interrupted_writes(self.state)
             self.run_id = self.state.start_run("tag", self.folder)
         try:
-            to_classify = []
-            stamps: dict[Path, FileStamp] = {}
-            for path in files:
-                if cancel and cancel.is_set():
-                    break
-                try:
-                    stamps[path] = FileStamp.of(path)
-                except OSError as exc:
-                    yield self._count(FileOutcome(path, "error", message=_stat_reason(exc)))
-                    continue
-                cached = None if self.rescan else self.state.cached_result(
-                    path, self.model.model_id, stamps[path].size, stamps[path].mtime_ns)
-                if cached is None:
-                    to_classify.append(path)
+            for result, stamp in classify_cached(self.classifier, self.state, files, self.rescan, cancel):
+                if stamp is None:
+                    yield self._count(FileOutcome(result.path, "error", message=result.error))
                 else:
-                    decision = decide(cached.window_probs, self.model.settings.genres, cached.window_starts,
-                                      cached.silent)
-                    yield self._count(self._act(Classification(path, decision, cached.duration), stamps[path]))
-            for result in self.classifier.classify(to_classify, cancel):
-                stamp = stamps[result.path]
-                if result.decision is not None:
-                    self.state.store_result(result.path, self.model.model_id, stamp.size, stamp.mtime_ns,
-                                            result.duration, result.decision)
-                yield self._count(self._act(result, stamp))
+                    yield self._count(self._act(result, stamp))
         finally:
             self.state.commit()
             if self.run_id is not None:
@@ -239,9 +221,3 @@ def write_with_journal(state: State, run_id: int, path: Path, before: Snapshot, 
     if model_id:
         state.restamp_result(path, model_id, new_stamp.size, new_stamp.mtime_ns)
     return new_stamp
-
-
-def _stat_reason(exc: OSError) -> str:
-    if isinstance(exc, FileNotFoundError):
-        return "file not found (dangling link or removed during the run)"
-    return f"cannot read file: {exc.strerror or exc}"

@@ -1,8 +1,9 @@
 """Classify files, reusing the stored result of every file unchanged since it was analysed.
 
-For front ends that bring their own list of files (the beets plugin): the
-results cache of :mod:`tagger.state` is keyed by path, size, modification time
-and model, so a file is decoded again only when it changed or the model did.
+The one way every front end (tagger-batch and the window through
+:class:`tagger.batch.BatchRun`, the beets plugin) meets the results cache of
+:mod:`tagger.state`: it is keyed by path, size, modification time and model,
+so a file is decoded again only when it changed or the model did.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from tagger.writer import FileStamp
 
 
 def classify_cached(classifier: Classifier, state: State, paths: Iterable[Path], rescan: bool = False,
-                    cancel: threading.Event | None = None) -> Iterator[Classification]:
+                    cancel: threading.Event | None = None) -> Iterator[tuple[Classification, FileStamp | None]]:
     """Classify ``paths``: stored results first, then the rest through the classifier's thread pool.
 
     Parameters
@@ -35,28 +36,39 @@ def classify_cached(classifier: Classifier, state: State, paths: Iterable[Path],
 
     Yields
     ------
-    Classification
-        One per path, in no set order; a file that cannot even be stat'ed gets an error outcome.
+    (Classification, FileStamp or None)
+        One per path, in no set order, with the size and modification time it was analysed at
+        (a later write checks the file is still that one); a file that cannot even be stat'ed
+        gets an error outcome and no stamp.
     """
     model = classifier.model
     to_classify = []
     stamps: dict[Path, FileStamp] = {}
     for path in paths:
+        if cancel and cancel.is_set():
+            break
         try:
             stamps[path] = stamp = FileStamp.of(path)
         except OSError as exc:
-            yield Classification(path, None, error=f"cannot read file: {exc.strerror or exc}")
+            yield Classification(path, None, error=stat_reason(exc)), None
             continue
         cached = None if rescan else state.cached_result(path, model.model_id, stamp.size, stamp.mtime_ns)
         if cached is None:
             to_classify.append(path)
             continue
         decision = decide(cached.window_probs, model.settings.genres, cached.window_starts, cached.silent)
-        yield Classification(path, decision, cached.duration)
+        yield Classification(path, decision, cached.duration), stamp
     for result in classifier.classify(to_classify, cancel):
+        stamp = stamps[result.path]
         if result.decision is not None:
-            stamp = stamps[result.path]
             state.store_result(result.path, model.model_id, stamp.size, stamp.mtime_ns, result.duration,
                                result.decision)
-        yield result
+        yield result, stamp
     state.commit()
+
+
+def stat_reason(exc: OSError) -> str:
+    """Why a file could not even be stat'ed, in one line for the user."""
+    if isinstance(exc, FileNotFoundError):
+        return "file not found (dangling link or removed during the run)"
+    return f"cannot read file: {exc.strerror or exc}"

@@ -124,7 +124,7 @@ class GenretagRun:
 
     def _classified(self, items: list[Item]) -> Iterator[tuple[Item, Classification]]:
         by_path = {Path(os.fsdecode(item.path)): item for item in items}
-        for result in classify_cached(Classifier(self.model), self.state, by_path):
+        for result, _stamp in classify_cached(Classifier(self.model), self.state, by_path):
             yield by_path[result.path], result
 
     def _handle(self, item: Item, result: Classification) -> str:
