@@ -11,7 +11,8 @@ import numpy as np
 
 from audio import make_toy_dataset
 from tagger.training import cli
-from tagger.training.coverage import written_at, written_text
+from tagger.training import metrics
+from tagger.training.coverage import cross_fitted_thresholds, written_at, written_text
 
 
 def test_written_counts_follow_the_threshold_per_true_genre():
@@ -25,6 +26,23 @@ def test_written_counts_follow_the_threshold_per_true_genre():
     assert counts.balanced_coverage == (3 / 3 + 1 / 2) / 2 and counts.precision == 3 / 4
     assert written_at(labels, probs, 0.95).written.sum() == 0
     assert "written precision 0/0 = -" in written_text(["a", "b"], labels, probs, 0.95)
+
+
+def test_cross_fitted_thresholds_never_look_at_their_own_split():
+    # Split 0 is confidently wrong (0.9, 0.7): chosen on itself, its threshold would be 0.8, not 0.6.
+    labels = np.array([0, 0, 1, 1, 0, 0, 1, 1, 0, 1])
+    probs = np.array([[0.8, 0.2], [0.3, 0.7], [0.9, 0.1], [0.25, 0.75],
+                      [0.95, 0.05], [0.9, 0.1], [0.1, 0.9], [0.2, 0.8], [0.65, 0.35], [0.4, 0.6]])
+    groups = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1])
+
+    thresholds = cross_fitted_thresholds(labels, probs, groups)
+
+    others_only = metrics.choose_min_confidence(labels[groups == 1], probs[groups == 1])
+    assert np.all(thresholds[groups == 0] == others_only)
+    assert others_only < metrics.choose_min_confidence(labels[groups == 0], probs[groups == 0])
+    assert np.all(thresholds[groups == 1] == metrics.choose_min_confidence(labels[groups == 0], probs[groups == 0]))
+    text = written_text(["a", "b"], labels, probs, thresholds)
+    assert text.startswith(f"at each split's threshold chosen on the others ({thresholds.min():.2f}, {thresholds.max():.2f})")
 
 
 def test_evaluate_reports_what_tagger_batch_would_write(tmp_path, capsys, genre_model, run_cli):

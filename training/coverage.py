@@ -48,7 +48,7 @@ class Written:
         return float(self.right.sum() / total) if total else float("nan")
 
 
-def written_at(labels: np.ndarray, probs: np.ndarray, threshold: float) -> Written:
+def written_at(labels: np.ndarray, probs: np.ndarray, threshold: float | np.ndarray) -> Written:
     """What is written at ``threshold``.
 
     Parameters
@@ -57,25 +57,51 @@ def written_at(labels: np.ndarray, probs: np.ndarray, threshold: float) -> Writt
         True genre index of each track.
     probs : np.ndarray, shape (n, n_genres)
         Track probabilities as the tagger computes them (temperature applied).
-    threshold : float
-        Least top-genre probability that is written, 0-1.
+    threshold : float or np.ndarray, shape (n,)
+        Least top-genre probability that is written, 0-1; one per track when
+        each track's threshold was chosen without it (:func:`cross_fitted_thresholds`).
     """
     labels = np.asarray(labels)
-    is_written = probs.max(axis=1) >= threshold
+    is_written = probs.max(axis=1) >= np.asarray(threshold)
     is_right = is_written & (probs.argmax(axis=1) == labels)
     genres, tracks = np.unique(labels, return_counts=True)
     return Written(genres, tracks, np.asarray([is_written[labels == g].sum() for g in genres]),
                    np.asarray([is_right[labels == g].sum() for g in genres]))
 
 
-def written_text(genre_names: Sequence[str], labels: np.ndarray, probs: np.ndarray, threshold: float) -> str:
+def cross_fitted_thresholds(labels: np.ndarray, probs: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Each track's threshold, chosen as the shipped one is but on the other groups' tracks only.
+
+    Parameters
+    ----------
+    labels : np.ndarray, shape (n,)
+    probs : np.ndarray, shape (n, n_genres)
+    groups : np.ndarray, shape (n,)
+        Which split scored each track (a CV fold, an artist-disjoint direction).
+
+    Returns
+    -------
+    np.ndarray, shape (n,)
+        Threshold per track (:func:`tagger.training.metrics.choose_min_confidence`), 0-1.
+    """
+    thresholds = np.zeros(len(labels))
+    for group in np.unique(groups):
+        others = groups != group
+        thresholds[groups == group] = metrics.choose_min_confidence(labels[others], probs[others])
+    return thresholds
+
+
+def written_text(genre_names: Sequence[str], labels: np.ndarray, probs: np.ndarray,
+                 threshold: float | np.ndarray) -> str:
     """Two lines: genre-balanced coverage and written precision (95% Wilson) at ``threshold``, then per genre."""
     counts = written_at(labels, probs, threshold)
+    where = (f"min_confidence {threshold:g}" if np.ndim(threshold) == 0 else
+             "each split's threshold chosen on the others (" + ", ".join(f"{t:.2f}" for t in np.unique(threshold)) + ")")
     total, right = int(counts.written.sum()), int(counts.right.sum())
     low, high = metrics.wilson_interval(right, total)
     precision = f"{counts.precision:.1%}" if total else "-"
     per_genre = ", ".join(f"{genre_names[g]} {w}/{n} ({r} right)"
                           for g, n, w, r in zip(counts.genres, counts.tracks, counts.written, counts.right))
-    return (f"at min_confidence {threshold:g}: genre-balanced coverage {counts.balanced_coverage:.1%}, "
+    return (f"at {where}: genre-balanced coverage {counts.balanced_coverage:.1%}, "
             f"written precision {right}/{total} = {precision} (95% Wilson {low:.1%}-{high:.1%})\n"
             f"written per genre (tracks written/tracks): {per_genre}")
