@@ -18,6 +18,7 @@ import importlib.util
 import json
 import os
 import sys
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -98,6 +99,35 @@ def file_sha256(path: Path) -> str:
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
+    return digest.hexdigest()
+
+
+def network_fingerprint(path: Path) -> str:
+    """Hex SHA-256 of what a saved Keras network computes: its configuration and its weights.
+
+    Two saves of one network differ in their bytes: ``metadata.json`` holds the
+    save time, and ``config.json`` marks settings objects that layers shared
+    in memory with ``shared_object_id`` (a memory address, absent once the file
+    is loaded and saved again). Neither changes what the network computes, so
+    the fingerprint hashes the weights and the configuration without those
+    marks: identical builds get one fingerprint, and a rebuilt model keeps its
+    id, the results cached under it, and the models learned on its network.
+    A file that is not a Keras archive is hashed as bytes.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+            weights = archive.read("model.weights.h5")
+    except (zipfile.BadZipFile, KeyError, ValueError):
+        return file_sha256(path)
+
+    def unmarked(node: object) -> object:
+        if isinstance(node, dict):
+            return {key: unmarked(value) for key, value in node.items() if key != "shared_object_id"}
+        return [unmarked(value) for value in node] if isinstance(node, list) else node
+
+    digest = hashlib.sha256(json.dumps(unmarked(config), sort_keys=True).encode())
+    digest.update(weights)
     return digest.hexdigest()
 
 
@@ -251,7 +281,7 @@ class GenreModel:
     model_id : str
         Fingerprint of the network, head and settings; results are cached under it.
     network_id : str
-        Fingerprint of the network alone; features are cached under it.
+        Fingerprint of the network alone (:func:`network_fingerprint`); features are cached under it.
     runtime : str
         "litert" when the network's LiteRT copy runs, else "keras".
     head : Head
@@ -304,7 +334,7 @@ class GenreModel:
         if network.n_outputs != max(c.stop for c in layout.values()):
             raise ModelError(f"{path}: the network has {network.n_outputs} outputs; {LAYOUT_FILE} describes "
                              f"{max(c.stop for c in layout.values())}")
-        network_id = file_sha256(path / NETWORK_FILE)[:16]
+        network_id = network_fingerprint(path / NETWORK_FILE)[:16]
         novelty = _load_novelty(path, layout)
         hashed = (HEAD_FILE, SETTINGS_FILE) + ((NOVELTY_FILE,) if novelty else ())
         parts = [network_id] + [file_sha256(path / name) for name in hashed]

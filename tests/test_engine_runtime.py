@@ -74,6 +74,30 @@ def test_a_stale_litert_copy_is_never_used(genre_model, tmp_path: Path) -> None:
     assert len(list(copy.glob("network.*.tflite"))) == 1
 
 
+def test_a_network_saved_again_keeps_its_id_and_a_changed_weight_does_not(genre_model, tmp_path: Path) -> None:
+    # Two builds of one network differ in their bytes (save time, Keras's object ids); the id must
+    # not, or every rebuild would throw away users' cached results and learned models' fallback.
+    import shutil
+
+    from tagger.model import load_keras_model
+    from tagger.training.keras_network import export_runtime
+
+    copy = tmp_path / "model"
+    shutil.copytree(genre_model.path, copy)
+    network = load_keras_model(copy / "network.keras")
+    network.save(copy / "network.keras")
+    export_runtime(copy, network)
+    resaved = GenreModel.load(str(copy))
+    assert (resaved.network_id, resaved.model_id) == (genre_model.network_id, genre_model.model_id)
+
+    layer = next(layer for layer in network.layers if layer.get_weights())
+    layer.set_weights([w + np.float32(1e-3) for w in layer.get_weights()])
+    network.save(copy / "network.keras")
+    export_runtime(copy, network)
+    changed = GenreModel.load(str(copy))
+    assert changed.network_id != genre_model.network_id and changed.model_id != genre_model.model_id
+
+
 def test_corrupt_network_file_is_a_clear_error(tmp_path: Path, genre_model) -> None:
     import shutil
 
