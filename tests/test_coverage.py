@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from audio import make_toy_dataset
 from tagger.training import cli
@@ -43,6 +44,25 @@ def test_cross_fitted_thresholds_never_look_at_their_own_split():
     assert np.all(thresholds[groups == 1] == metrics.choose_min_confidence(labels[groups == 0], probs[groups == 0]))
     text = written_text(["a", "b"], labels, probs, thresholds)
     assert text.startswith(f"at each split's threshold chosen on the others ({thresholds.min():.2f}, {thresholds.max():.2f})")
+    with pytest.raises(ValueError, match="two or more splits"):
+        cross_fitted_thresholds(labels, probs, np.zeros(len(labels), dtype=int))
+
+
+def test_the_card_leaves_out_the_cross_fitted_figure_when_one_direction_is_scored():
+    from tagger.training.protocols import Evaluation
+    from tagger.training.transfer import written_report
+
+    labels = np.array([0, 0, 1, 1, 0, 1])
+    probs = np.array([[0.9, 0.1], [0.7, 0.3], [0.2, 0.8], [0.4, 0.6], [0.8, 0.2], [0.3, 0.7]])
+    evaluation = Evaluation(labels, probs, [f"t{i}" for i in range(6)])
+    folds = np.array([0, 1, 0, 1, 0, 1])
+
+    one_direction = written_report(["a", "b"], (evaluation, folds), (evaluation, np.zeros(6, dtype=int)), 0.6)
+    two_directions = written_report(["a", "b"], (evaluation, folds), (evaluation, folds), 0.6)
+
+    assert "each direction at the threshold chosen on the other" not in one_direction
+    assert "each direction at the threshold chosen on the other" in two_directions
+    assert one_direction.count("genre-balanced coverage") == 2 + 1  # the intro sentence names it too
 
 
 def test_evaluate_reports_what_tagger_batch_would_write(tmp_path, capsys, genre_model, run_cli):

@@ -83,7 +83,14 @@ def cross_fitted_thresholds(labels: np.ndarray, probs: np.ndarray, groups: np.nd
     -------
     np.ndarray, shape (n,)
         Threshold per track (:func:`tagger.training.metrics.choose_min_confidence`), 0-1.
+
+    Raises
+    ------
+    ValueError
+        With fewer than two groups: a lone split has no others to choose on.
     """
+    if len(np.unique(groups)) < 2:
+        raise ValueError("a threshold can only be cross-fitted over two or more splits")
     thresholds = np.zeros(len(labels))
     for group in np.unique(groups):
         others = groups != group

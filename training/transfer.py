@@ -302,13 +302,14 @@ def score_recipe(data: Data, base: keras.Model, embedded: Embedded, head_data: E
     cv_eval = Evaluation(data.labels[cv_idx], cross_fitted_probs(oof, data.labels, data.folds)[cv_idx],
                          [names[i] for i in cv_idx])
     held, held_logits = split_protocol(head_data, data.labels, data.disjoint, len(data.genres))
+    directions = split_of(held, data.disjoint)
     # Users' music is by artists the model never heard. CV folds can share an artist, which makes
     # their out-of-fold predictions more confident than new artists warrant; so the shipped temperature
     # and threshold come from the artist-disjoint predictions, and the figures reported for those use,
     # in each direction, the temperature fitted on the other.
     if len(data.disjoint) > 1:
         temperature = metrics.fit_temperature(held_logits, data.labels[held])
-        held_probs = cross_fitted_probs(held_logits, data.labels[held], split_of(held, data.disjoint))
+        held_probs = cross_fitted_probs(held_logits, data.labels[held], directions)
     else:
         temperature = metrics.fit_temperature([oof[i] for i in cv_idx], data.labels[cv_idx])
         held_probs = metrics.track_probs(held_logits, temperature)
@@ -317,8 +318,8 @@ def score_recipe(data: Data, base: keras.Model, embedded: Embedded, head_data: E
     min_confidence = metrics.choose_min_confidence(disjoint_eval.labels, disjoint_eval.probs)
     report = comparison_text(cv_eval, disjoint_eval, on_valid_list, baselines(data, base, embedded, cv_idx, held),
                              random_window_accuracy(head_data, data.labels, data.evaluable, len(data.genres), seed))
-    written = written_report(data.genres, (cv_eval, data.folds[cv_idx]),
-                             (disjoint_eval, split_of(held, data.disjoint)), min_confidence)
+    written = written_report(data.genres, (cv_eval, data.folds[cv_idx]), (disjoint_eval, directions),
+                             min_confidence)
     return Scores(cv_eval, disjoint_eval, on_valid_list, temperature, min_confidence, report, written)
 
 
@@ -328,17 +329,17 @@ def written_report(genres: Sequence[str], cv: tuple[Evaluation, np.ndarray], dis
 
     ``cv`` and ``disjoint`` pair each protocol's evaluation with the split
     that scored each of its tracks, so that a threshold can be chosen on the
-    other splits only.
+    other splits only (a data set with one artist-disjoint direction has no
+    other, so that figure is left out).
     """
     (cv_eval, cv_groups), (held_eval, held_groups) = cv, disjoint
-    parts = [
-        ("artist-disjoint tracks at the shipped threshold (chosen on these very predictions, so flattering)",
-         held_eval, min_confidence),
-        ("artist-disjoint tracks, each direction at the threshold chosen on the other",
-         held_eval, coverage.cross_fitted_thresholds(held_eval.labels, held_eval.probs, held_groups)),
-        ("CV tracks, each fold at the threshold chosen on the other folds",
-         cv_eval, coverage.cross_fitted_thresholds(cv_eval.labels, cv_eval.probs, cv_groups)),
-    ]
+    parts = [("artist-disjoint tracks at the shipped threshold (chosen on these very predictions, so flattering)",
+              held_eval, min_confidence)]
+    if len(np.unique(held_groups)) > 1:
+        parts.append(("artist-disjoint tracks, each direction at the threshold chosen on the other",
+                      held_eval, coverage.cross_fitted_thresholds(held_eval.labels, held_eval.probs, held_groups)))
+    parts.append(("CV tracks, each fold at the threshold chosen on the other folds",
+                  cv_eval, coverage.cross_fitted_thresholds(cv_eval.labels, cv_eval.probs, cv_groups)))
     body = "\n\n".join(f"{title}:\n{coverage.written_text(genres, e.labels, e.probs, threshold)}"
                         for title, e, threshold in parts)
     return ("A track gets its top genre written when that genre's probability reaches the threshold; "
